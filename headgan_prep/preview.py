@@ -1,0 +1,58 @@
+"""Preview pictures of the stage stores, for people and for `snakemake --report`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import zarr
+
+
+def _label(tile: np.ndarray, text: str) -> np.ndarray:
+    """Write ``text`` in the top-left corner of an RGB tile (H, W, 3) uint8, in place."""
+    cv2.putText(tile, text, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(tile, text, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+    return tile
+
+
+def crop_grid(stores: list[Path], *, max_clips: int = 12, frames_per_clip: int = 6, tile: int = 128) -> np.ndarray:
+    """Grid of crops: one row per clip (the first ``max_clips`` clips of the stores, in order),
+    ``frames_per_clip`` frames evenly spaced over the clip. Frames whose face was not detected get a
+    red border.
+
+    Returns an RGB image (rows·tile, frames_per_clip·tile, 3) uint8; a single black tile with a note
+    when the stores hold no clip.
+    """
+    rows = []
+    for store_path in stores:
+        group = zarr.open_group(str(store_path), mode="r")
+        for clip_id in sorted(group.group_keys()):
+            if len(rows) == max_clips:
+                break
+            clip = group[clip_id]
+            n = clip["frames"].shape[0]
+            index = np.unique(np.linspace(0, n - 1, frames_per_clip).round().astype(int))
+            valid = np.asarray(clip["valid"][:])[index]
+            tiles = []
+            for i, t in enumerate(index):
+                img = cv2.resize(np.asarray(clip["frames"][int(t)]), (tile, tile), interpolation=cv2.INTER_AREA)
+                if not valid[i]:
+                    cv2.rectangle(img, (0, 0), (tile - 1, tile - 1), (255, 0, 0), 3)
+                tiles.append(_label(img, f"t={t}" if i else clip_id[:22]))
+            tiles += [np.zeros((tile, tile, 3), np.uint8)] * (frames_per_clip - len(tiles))
+            rows.append(np.concatenate(tiles, axis=1))
+    if not rows:
+        return _label(np.zeros((tile, tile * 2, 3), np.uint8), "no clips")
+    return np.concatenate(rows, axis=0)
+
+
+def write_png(image: np.ndarray, path: Path) -> None:
+    """Write an RGB image (H, W, 3) uint8 as PNG, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.png")
+    if not cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {tmp}")
+    os.replace(tmp, path)

@@ -1,0 +1,34 @@
+"""Shared fixtures.
+
+Real model files are looked up in ``$HEADGAN_MODELS_DIR`` (default: ``models/`` at the repository
+root, filled by ``headgan-prep fetch-models``). Tests that need one skip when it is missing, unless
+``HEADGAN_REQUIRE_MODELS=1`` (set by CI), where a missing file fails the test.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    return Path(os.environ.get("HEADGAN_MODELS_DIR", REPO_ROOT / "models"))
+
+
+@pytest.fixture(scope="session")
+def require_model(models_dir):
+    """Return a function mapping a path relative to the models dir to an existing file."""
+
+    def _require(relative: str) -> Path:
+        path = models_dir / relative
+        if not path.is_file():
+            message = f"model file {path} missing: run `headgan-prep fetch-models`"
+            if os.environ.get("HEADGAN_REQUIRE_MODELS") == "1":
+                pytest.fail(message)
+            pytest.skip(message)
+        return path
+
+    return _require

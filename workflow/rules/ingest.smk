@@ -1,0 +1,67 @@
+wildcard_constraints:
+    shard=r"[A-Za-z0-9_.]+-\d{4}",
+    split=r"[A-Za-z0-9_.]+",
+
+
+def shard_videos(wildcards):
+    """Video files of one shard: the job re-runs when one of them, or the shard's membership, changes."""
+    root = dataset_root()
+    return [root / clip.path for clip in manifest_shards()[wildcards.shard]]
+
+
+def shard_clip_ids(wildcards):
+    """Clip ids of one shard, as a parameter (membership changes re-run the shard)."""
+    return ",".join(clip.clip_id for clip in manifest_shards()[wildcards.shard])
+
+
+rule ingest:
+    """Decode, detect, track and crop the clips of one shard (`results/crops/{shard}.zarr`)."""
+    input:
+        videos=shard_videos,
+        model=model_input(detector_model()),
+    output:
+        store=directory(RESULTS / "crops/{shard}.zarr"),
+        rejected=RESULTS / "rejected/ingest/{shard}.tsv",
+    conda:
+        "../../envs/ingest.yaml"
+    log:
+        RESULTS / "logs/ingest/{shard}.log",
+    benchmark:
+        RESULTS / "benchmarks/ingest/{shard}.tsv"
+    params:
+        manifest=RESULTS / "manifest.tsv",
+        root=dataset_root(),
+        models_dir=MODELS_DIR,
+        clips=shard_clip_ids,
+        settings=json.dumps(config["ingest"], sort_keys=True),
+    threads: 1
+    shell:
+        "headgan-prep ingest --manifest {params.manifest} --shard {wildcards.shard}"
+        " --root {params.root} --models-dir {params.models_dir} --threads {threads}"
+        " --settings {params.settings:q} --out {output.store} --rejected {output.rejected}"
+        " > {log} 2>&1"
+
+
+def split_stores(wildcards):
+    """Crop stores of every shard of one split."""
+    shards = [s for s in manifest_shards() if s.rsplit("-", 1)[0] == wildcards.split]
+    return expand(RESULTS / "crops/{shard}.zarr", shard=shards)
+
+
+rule preview_crops:
+    """PNG grid of crops of one split, for people and the report."""
+    input:
+        split_stores,
+    output:
+        report(
+            RESULTS / "preview/crops/{split}.png",
+            caption="../report/crops.rst",
+            category="Ingest",
+            labels={"split": "{split}"},
+        ),
+    conda:
+        "../../envs/ingest.yaml"
+    log:
+        RESULTS / "logs/preview_crops/{split}.log",
+    shell:
+        "headgan-prep -q preview-crops --out {output} {input} > {log} 2>&1"

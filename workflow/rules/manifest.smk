@@ -1,0 +1,37 @@
+def manifest_inputs(wildcards):
+    """The demo dataset (when used) and the split CSV are inputs; a user root is tracked by digest."""
+    inputs = {}
+    if config["dataset"]["demo"]:
+        inputs["videos"] = rules.make_demo.output.videos
+    if split_csv() is not None:
+        inputs["split_csv"] = split_csv()
+    return inputs
+
+
+checkpoint manifest:
+    """List the clips with identity, split and shard (`results/manifest.tsv`)."""
+    input:
+        unpack(manifest_inputs),
+    output:
+        tsv=RESULTS / "manifest.tsv",
+        left_out=RESULTS / "rejected/manifest/left_out.tsv",
+    conda:
+        "../../envs/manifest.yaml"
+    log:
+        RESULTS / "logs/manifest.log",
+    params:
+        root=dataset_root(),
+        split_csv=f"--split-csv {split_csv()}" if split_csv() else "",
+        listing=dataset_listing_digest(),
+        settings=json.dumps(
+            {
+                "layout": config["dataset"]["layout"],
+                "default_split": config["dataset"]["default_split"],
+                "extensions": config["dataset"]["extensions"],
+                **config["manifest"],
+            },
+            sort_keys=True,
+        ),
+    shell:
+        "headgan-prep manifest --root {params.root} {params.split_csv} --settings {params.settings:q}"
+        " --out {output.tsv} --left-out {output.left_out} > {log} 2>&1"

