@@ -49,7 +49,7 @@ def cmd_make_demo(args: argparse.Namespace) -> int:
             shutil.rmtree(target)
         (staging / name).replace(target)
     shutil.rmtree(staging)
-    print(f"demo dataset: {len(summary.clips)} clips in {out} ({summary.seconds:.1f} s)")
+    print(f"demo dataset: {len(summary.clips)} clips in {out} ({summary.elapsed_s:.1f} s)")
     return 0
 
 

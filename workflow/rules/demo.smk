@@ -4,10 +4,10 @@ rule make_demo:
         videos=directory(Path(config["demo"]["out_dir"]) / "videos"),
         ground_truth=directory(Path(config["demo"]["out_dir"]) / "ground_truth"),
         splits=Path(config["demo"]["out_dir"]) / "splits.csv",
-    conda:
-        "../../envs/demo.yaml"
     log:
         RESULTS / "logs/make_demo.log",
+    conda:
+        "../../envs/demo.yaml"
     params:
         out_dir=config["demo"]["out_dir"],
         settings=json.dumps(config["demo"], sort_keys=True),

