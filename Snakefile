@@ -15,4 +15,29 @@ include: "workflow/rules/models.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/manifest.smk"
 include: "workflow/rules/ingest.smk"
-include: "workflow/rules/targets.smk"
+
+
+rule preprocess:
+    """Every preprocessing output of every shard."""
+    default_target: True
+    input:
+        ingest_outputs,
+
+
+rule train:
+    """Train HeadGAN on the training split."""
+    input:
+        stage_not_built("train"),
+
+
+rule evaluate:
+    """Evaluate a trained HeadGAN on the test split."""
+    input:
+        stage_not_built("evaluate"),
+
+
+rule all:
+    """Preprocess, train and evaluate."""
+    input:
+        ingest_outputs,
+        stage_not_built("train"),

@@ -71,7 +71,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_manifest(args: argparse.Namespace) -> int:
     from headgan_prep.manifest import build_manifest, write_manifest
-    from headgan_prep.rejections import write_rejections
+    from headgan_prep.rejections import RejectionRow, write_rejections
 
     settings = _settings(args.settings)
     clips, left_out = build_manifest(
@@ -86,7 +86,7 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     write_manifest(clips, Path(args.out))
     write_rejections(
         Path(args.left_out),
-        [("", path, "manifest", "not_in_split_csv", reason) for path, reason in left_out],
+        [RejectionRow("", path, "manifest", "not_in_split_csv", reason) for path, reason in left_out],
     )
     shards = {c.shard for c in clips}
     print(f"manifest: {len(clips)} clips in {len(shards)} shards, {len(left_out)} left out → {args.out}")
@@ -102,16 +102,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         raise SystemExit(f"shard {args.shard!r} is not in {args.manifest}")
     root = Path(args.root)
     clips = [replace(c, path=str((root / c.path).resolve())) for c in shards[args.shard]]
-    cfg = IngestConfig.from_dict(_settings(args.settings))
-    stats = ingest_shard(
-        clips,
-        Path(args.out),
-        Path(args.rejected),
-        cfg,
-        Path(args.models_dir),
-        threads=args.threads,
-        progress=not args.quiet,
-    )
+    settings = _settings(args.settings)
+    if args.threads:
+        settings["decode_threads"] = args.threads
+        settings["detector"] = {**settings.get("detector", {}), "threads": args.threads}
+    cfg = IngestConfig.from_dict(settings)
+    stats = ingest_shard(clips, Path(args.out), Path(args.rejected), cfg, Path(args.models_dir), progress=not args.quiet)
     print(stats)
     return 0
 
@@ -155,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", required=True)
     p.add_argument("--root", required=True, help="dataset root the manifest paths are relative to")
     p.add_argument("--models-dir", default="models")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, help="decoding and detector threads (overrides --settings)")
     p.add_argument("--settings", help="JSON of config.yaml `ingest:`")
     p.add_argument("--out", required=True, help="output Zarr store")
     p.add_argument("--rejected", required=True, help="output rejection TSV")

@@ -31,7 +31,7 @@ def snakemake(workdir: Path, *args: str, config: dict | None = None, check: bool
     if config is not None:
         path = workdir / "test-config.yaml"
         path.write_text(yaml.safe_dump(config))
-        cmd += ["--configfile", str(path)]
+        cmd += ["--configfile", str(REPO_ROOT / "config.yaml"), str(path)]
     env = dict(os.environ, PATH=BIN + os.pathsep + os.environ["PATH"])
     result = subprocess.run(cmd + list(args), cwd=workdir, env=env, capture_output=True, text=True)
     if check and result.returncode != 0:

@@ -1,5 +1,7 @@
 import json
 import os
+import shutil
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -10,6 +12,11 @@ from headgan_prep.detect import detector_model_path
 from headgan_prep.models import fetchable_models, resolve_model
 
 min_version("9.0")
+
+# Rules call the `headgan-prep` command: when Snakemake runs from a virtual environment that is not
+# activated, that environment's bin folder (where the command is installed) goes on the PATH.
+if shutil.which("headgan-prep") is None:
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -77,3 +84,53 @@ def model_input(relative):
     if relative not in fetchable_models():
         resolve_model(MODELS_DIR, relative)
     return MODELS_DIR / relative
+
+
+def ingest_outputs(wildcards):
+    """Crop stores and rejection logs of every shard, and the crop previews of every split."""
+    shards = sorted(manifest_shards())
+    splits = sorted({shard.rsplit("-", 1)[0] for shard in shards})
+    return expand(
+        [RESULTS / "crops/{shard}.zarr", RESULTS / "rejected/ingest/{shard}.tsv"],
+        shard=shards,
+    ) + expand(RESULTS / "preview/crops/{split}.png", split=splits)
+
+
+def stage_not_built(target):
+    """Input function of the targets whose stages this release of the pipeline does not have yet."""
+
+    def _raise(wildcards):
+        raise WorkflowError(
+            f"target '{target}' needs the training stores (landmarks, 3DMM fit, NMFC, audio "
+            "features and the dataset index), which this release of the pipeline does not build "
+            "yet; `snakemake preprocess` runs the stages that exist."
+        )
+
+    return _raise
+
+
+def shard_videos(wildcards):
+    """Video files of one shard: the job re-runs when one of them, or the shard's membership, changes."""
+    root = dataset_root()
+    return [root / clip.path for clip in manifest_shards()[wildcards.shard]]
+
+
+def shard_clip_ids(wildcards):
+    """Clip ids of one shard, as a parameter (membership changes re-run the shard)."""
+    return ",".join(clip.clip_id for clip in manifest_shards()[wildcards.shard])
+
+
+def split_stores(wildcards):
+    """Crop stores of every shard of one split."""
+    shards = [s for s in manifest_shards() if s.rsplit("-", 1)[0] == wildcards.split]
+    return expand(RESULTS / "crops/{shard}.zarr", shard=shards)
+
+
+def manifest_inputs(wildcards):
+    """The demo dataset (when used) and the split CSV are inputs; a user root is tracked by digest."""
+    inputs = {}
+    if config["dataset"]["demo"]:
+        inputs["videos"] = rules.make_demo.output.videos
+    if split_csv() is not None:
+        inputs["split_csv"] = split_csv()
+    return inputs

@@ -9,7 +9,7 @@ rule make_demo:
     conda:
         "../../envs/demo.yaml"
     params:
-        out_dir=config["demo"]["out_dir"],
+        out_dir=lambda wildcards, output: Path(output.splits).parent,
         settings=json.dumps(config["demo"], sort_keys=True),
     shell:
         "headgan-prep make-demo --out {params.out_dir} --settings {params.settings:q} > {log} 2>&1"

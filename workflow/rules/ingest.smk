@@ -3,17 +3,6 @@ wildcard_constraints:
     split=r"[A-Za-z0-9_.]+",
 
 
-def shard_videos(wildcards):
-    """Video files of one shard: the job re-runs when one of them, or the shard's membership, changes."""
-    root = dataset_root()
-    return [root / clip.path for clip in manifest_shards()[wildcards.shard]]
-
-
-def shard_clip_ids(wildcards):
-    """Clip ids of one shard, as a parameter (membership changes re-run the shard)."""
-    return ",".join(clip.clip_id for clip in manifest_shards()[wildcards.shard])
-
-
 rule ingest:
     """Decode, detect, track and crop the clips of one shard (`results/crops/{shard}.zarr`)."""
     input:
@@ -40,12 +29,6 @@ rule ingest:
         " --root {params.root} --models-dir {params.models_dir} --threads {threads}"
         " --settings {params.settings:q} --out {output.store} --rejected {output.rejected}"
         " > {log} 2>&1"
-
-
-def split_stores(wildcards):
-    """Crop stores of every shard of one split."""
-    shards = [s for s in manifest_shards() if s.rsplit("-", 1)[0] == wildcards.split]
-    return expand(RESULTS / "crops/{shard}.zarr", shard=shards)
 
 
 rule preview_crops:

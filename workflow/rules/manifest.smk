@@ -1,13 +1,3 @@
-def manifest_inputs(wildcards):
-    """The demo dataset (when used) and the split CSV are inputs; a user root is tracked by digest."""
-    inputs = {}
-    if config["dataset"]["demo"]:
-        inputs["videos"] = rules.make_demo.output.videos
-    if split_csv() is not None:
-        inputs["split_csv"] = split_csv()
-    return inputs
-
-
 checkpoint manifest:
     """List the clips with identity, split and shard (`results/manifest.tsv`)."""
     input:

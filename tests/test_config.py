@@ -1,0 +1,32 @@
+"""The workflow's config schema and config.yaml agree with the library's settings classes."""
+
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from headgan_prep.ingest import IngestConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = yaml.safe_load((REPO_ROOT / "workflow/schemas/config.schema.yaml").read_text())
+
+
+def schema_defaults(schema: dict) -> dict:
+    """Nested dict of the defaults the schema declares for an object's properties."""
+    return {
+        key: schema_defaults(prop) if prop.get("type") == "object" else prop["default"]
+        for key, prop in schema["properties"].items()
+    }
+
+
+def test_config_yaml_is_valid():
+    jsonschema.validate(yaml.safe_load((REPO_ROOT / "config.yaml").read_text()), SCHEMA)
+
+
+def test_ingest_schema_defaults_are_the_library_defaults():
+    assert schema_defaults(SCHEMA["properties"]["ingest"]) == IngestConfig().to_dict()
+
+
+def test_config_yaml_ingest_section_is_complete_and_accepted():
+    section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["ingest"]
+    assert IngestConfig.from_dict(section).to_dict() == section
