@@ -27,13 +27,14 @@ def snakemake(workdir: Path, *args: str, config: dict | None = None, check: bool
         str(workdir),
         "--cores",
         "2",
+        *args,
     ]
     if config is not None:
         path = workdir / "test-config.yaml"
         path.write_text(yaml.safe_dump(config))
         cmd += ["--configfile", str(REPO_ROOT / "config.yaml"), str(path)]
     env = dict(os.environ, PATH=BIN + os.pathsep + os.environ["PATH"])
-    result = subprocess.run(cmd + list(args), cwd=workdir, env=env, capture_output=True, text=True)
+    result = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result

@@ -1,7 +1,5 @@
 import json
 import os
-import shutil
-import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -12,11 +10,6 @@ from headgan_prep.detect import detector_model_path
 from headgan_prep.models import fetchable_models, resolve_model
 
 min_version("9.0")
-
-# Rules call the `headgan-prep` command: when Snakemake runs from a virtual environment that is not
-# activated, that environment's bin folder (where the command is installed) goes on the PATH.
-if shutil.which("headgan-prep") is None:
-    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 
 validate(config, schema="../schemas/config.schema.yaml")
