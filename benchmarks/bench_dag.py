@@ -31,7 +31,7 @@ def make_empty_dataset(root: Path, n_clips: int) -> None:
 
 def snakemake(workdir: Path, config: Path, *args: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO_ROOT / "Snakefile"), "--directory",
-           str(workdir), "--configfile", str(config), "--cores", "1", *args]
+           str(workdir), "--cores", "1", *args, "--configfile", str(REPO_ROOT / "config.yaml"), str(config)]
     env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
     result = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if result.returncode != 0:
@@ -57,7 +57,7 @@ def main() -> None:
     snakemake(workdir, config, "manifest")
     manifest_s = time.perf_counter() - start
     start = time.perf_counter()
-    dry = snakemake(workdir, config, "-n", "--quiet", "rules", "preprocess")
+    dry = snakemake(workdir, config, "preprocess", "-n", "--quiet", "rules")
     dry_run_s = time.perf_counter() - start
     jobs = dict(
         line.split()[:2] for line in dry.stdout.splitlines() if line.strip().startswith(("ingest", "preprocess"))
