@@ -44,8 +44,13 @@ def tiny_config(tmp_path: Path, models_dir: Path, **dataset) -> dict:
     return {
         "results": "results",
         "models": {"dir": str(models_dir)},
-        "demo": {"out_dir": "results/demo", "seconds": 0.6, "frame_size": [320, 240], "face_size": 120,
-                 "clips_per_identity": 2},
+        "demo": {
+            "out_dir": "results/demo",
+            "seconds": 0.6,
+            "frame_size": [320, 240],
+            "face_size": 120,
+            "clips_per_identity": 2,
+        },
         "manifest": {"clips_per_shard": 2},
         "dataset": dataset or {"demo": True},
     }
@@ -69,6 +74,15 @@ def test_lint_and_format_are_clean(tmp_path):
         text=True,
     )
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+@pytest.mark.parametrize("profile", ["default", "slurm"])
+def test_profiles_plan_the_workflow(tmp_path, profile):
+    config = tiny_config(tmp_path, tmp_path / "models")
+    result = snakemake(
+        tmp_path, "-n", "preprocess", "--profile", str(REPO_ROOT / "workflow/profiles" / profile), config=config
+    )
+    assert set(job_rules(result.stdout)) == {"make_demo", "manifest", "preprocess"}
 
 
 @pytest.mark.parametrize(
@@ -129,8 +143,9 @@ def test_demo_end_to_end_and_rerun_only_what_changed(tmp_path, workflow_models):
     data = tmp_path / "data"
     shutil.copytree(results / "demo/videos", data / "videos")
     shutil.copy(results / "demo/splits.csv", data / "splits.csv")
-    user = tiny_config(tmp_path, workflow_models, demo=False, root=str(data / "videos"),
-                       split_csv=str(data / "splits.csv"))
+    user = tiny_config(
+        tmp_path, workflow_models, demo=False, root=str(data / "videos"), split_csv=str(data / "splits.csv")
+    )
     user["results"] = "user-results"
     snakemake(tmp_path, "preprocess", config=user)
     results = tmp_path / "user-results"
@@ -155,7 +170,9 @@ def test_demo_end_to_end_and_rerun_only_what_changed(tmp_path, workflow_models):
 
 def job_rules(dry_run_output: str) -> list[str]:
     """Rule names of the jobs a dry run lists (one entry per job)."""
-    return [line.split()[1].rstrip(":") for line in dry_run_output.splitlines() if line.startswith("rule ")]
+    return [
+        line.split()[1].rstrip(":") for line in dry_run_output.splitlines() if line.startswith(("rule ", "checkpoint "))
+    ]
 
 
 @pytest.mark.slow
