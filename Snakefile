@@ -21,7 +21,7 @@ rule preprocess:
     """Every preprocessing output of every shard."""
     default_target: True
     input:
-        ingest_outputs,
+        preprocess_outputs,
 
 
 rule train:
@@ -39,5 +39,5 @@ rule evaluate:
 rule all:
     """Preprocess, train and evaluate."""
     input:
-        ingest_outputs,
+        preprocess_outputs,
         stage_not_built("train"),

@@ -79,14 +79,18 @@ def model_input(relative):
     return MODELS_DIR / relative
 
 
-def ingest_outputs(wildcards):
-    """Crop stores and rejection logs of every shard, and the crop previews of every split."""
+# Outputs of the `preprocess` target: each stage's .smk file adds its per-shard and per-split files.
+PREPROCESS_PER_SHARD = []
+PREPROCESS_PER_SPLIT = []
+
+
+def preprocess_outputs(wildcards):
+    """Every file of PREPROCESS_PER_SHARD for every shard and of PREPROCESS_PER_SPLIT for every split."""
     shards = sorted(manifest_shards())
     splits = sorted({shard.rsplit("-", 1)[0] for shard in shards})
-    return expand(
-        [RESULTS / "crops/{shard}.zarr", RESULTS / "rejected/ingest/{shard}.tsv"],
-        shard=shards,
-    ) + expand(RESULTS / "preview/crops/{split}.png", split=splits)
+    return expand(PREPROCESS_PER_SHARD, shard=shards) + expand(
+        PREPROCESS_PER_SPLIT, split=splits
+    )
 
 
 def stage_not_built(target):

@@ -3,6 +3,13 @@ wildcard_constraints:
     split=r"[A-Za-z0-9_.]+",
 
 
+PREPROCESS_PER_SHARD += [
+    RESULTS / "crops/{shard}.zarr",
+    RESULTS / "rejected/ingest/{shard}.tsv",
+]
+PREPROCESS_PER_SPLIT += [RESULTS / "preview/crops/{split}.png"]
+
+
 rule ingest:
     """Decode, detect, track and crop the clips of one shard (`results/crops/{shard}.zarr`)."""
     input:
