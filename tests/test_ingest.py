@@ -8,11 +8,11 @@ Face-position accuracy, asserted in pixels of the 256Ã—256 crop (source pixels Ã
   10 px of that frame's ground-truth face centre.
 """
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from media import write_zero_frame_video
 import pytest
 import zarr
 
@@ -64,24 +64,7 @@ def dataset(tmp_path_factory):
     (root / "corrupt.mp4").write_text("not a video\n" * 50)
     good = (root / "good-a.mp4").read_bytes()
     (root / "truncated.mp4").write_bytes(good[: int(0.6 * len(good))])
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=64x48",
-            "-frames:v",
-            "0",
-            "-c:v",
-            "mpeg4",
-            str(root / "zero-frames.avi"),
-        ],
-        check=True,
-    )
+    write_zero_frame_video(root / "zero-frames.avi")
     for name, file in (
         ("corrupt", "corrupt.mp4"),
         ("truncated", "truncated.mp4"),

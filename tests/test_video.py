@@ -3,6 +3,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from media import write_zero_frame_video
 import pytest
 
 from headgan_prep.video import VideoError, decode_audio, decode_clip, decode_frames, fit_within, probe
@@ -163,24 +164,7 @@ def test_audio_only_file_has_no_video_stream(tmp_path):
 
 def test_zero_frames(tmp_path):
     path = tmp_path / "empty.avi"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=64x48",
-            "-frames:v",
-            "0",
-            "-c:v",
-            "mpeg4",
-            str(path),
-        ],
-        check=True,
-    )
+    write_zero_frame_video(path)
     with pytest.raises(VideoError) as error:
         decode_frames(path)
     assert error.value.reason == "zero_frames"
