@@ -15,6 +15,8 @@ include: "workflow/rules/models.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/manifest.smk"
 include: "workflow/rules/ingest.smk"
+include: "workflow/rules/landmarks.smk"
+include: "workflow/rules/audio.smk"
 
 
 rule preprocess:

@@ -1,7 +1,7 @@
 """``headgan-prep``: the command line the workflow rules call, usable by hand too.
 
 Sub-commands: ``make-demo``, ``fetch-models``, ``models``, ``manifest``, ``ingest``,
-``preview-crops``.
+``preview-crops``, ``audio``, ``landmarks``, ``preview-landmarks``.
 Settings come as a JSON object (``--settings``), the same dict as the matching section of
 ``config.yaml``, so a rule passes its config section through unchanged.
 """
@@ -122,6 +122,37 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audio(args: argparse.Namespace) -> int:
+    from headgan_prep.audio import AudioConfig, audio_shard
+
+    cfg = AudioConfig.from_dict(_settings(args.settings))
+    stats = audio_shard(Path(args.crops), Path(args.out), Path(args.rejected), cfg, Path(args.models_dir))
+    print(stats)
+    return 0
+
+
+def cmd_landmarks(args: argparse.Namespace) -> int:
+    from headgan_prep.landmarks import LandmarksConfig, landmarks_shard
+
+    settings = _settings(args.settings)
+    if args.threads:
+        settings["threads"] = args.threads
+    cfg = LandmarksConfig.from_dict(settings)
+    stats = landmarks_shard(
+        Path(args.crops), Path(args.out), Path(args.rejected), cfg, Path(args.models_dir), progress=not args.quiet
+    )
+    print(stats)
+    return 0
+
+
+def cmd_preview_landmarks(args: argparse.Namespace) -> int:
+    from headgan_prep.preview import landmark_grid, write_png
+
+    grid = landmark_grid([Path(s) for s in args.crops], [Path(s) for s in args.landmarks], max_clips=args.max_clips)
+    write_png(grid, Path(args.out))
+    return 0
+
+
 def cmd_preview_crops(args: argparse.Namespace) -> int:
     from headgan_prep.preview import crop_grid, write_png
 
@@ -172,11 +203,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rejected", required=True, help="output rejection TSV")
     p.set_defaults(func=cmd_ingest)
 
+    p = sub.add_parser("audio", help="audio features (84 low-level + 216 DeepSpeech per frame) of one shard")
+    p.add_argument("--crops", required=True, help="input crop store, results/crops/{shard}.zarr")
+    p.add_argument("--models-dir", default="models")
+    p.add_argument("--settings", help="JSON of config.yaml `audio:`")
+    p.add_argument("--out", required=True, help="output Zarr store")
+    p.add_argument("--rejected", required=True, help="output rejection TSV")
+    p.set_defaults(func=cmd_audio)
+
     p = sub.add_parser("preview-crops", help="PNG grid of crops from crop stores")
     p.add_argument("stores", nargs="*", help="results/crops/{shard}.zarr stores")
     p.add_argument("--out", required=True, help="output PNG")
     p.add_argument("--max-clips", type=int, default=12)
     p.set_defaults(func=cmd_preview_crops)
+
+    p = sub.add_parser("landmarks", help="dense 3D face points of the crops of one shard")
+    p.add_argument("--crops", required=True, help="input crop store, results/crops/{shard}.zarr")
+    p.add_argument("--models-dir", default="models")
+    p.add_argument("--threads", type=int, help="detector and landmark model threads (overrides --settings)")
+    p.add_argument("--settings", help="JSON of config.yaml `landmarks:`")
+    p.add_argument("--out", required=True, help="output Zarr store")
+    p.add_argument("--rejected", required=True, help="output rejection TSV")
+    p.set_defaults(func=cmd_landmarks)
+
+    p = sub.add_parser("preview-landmarks", help="PNG grid of crops with their landmarks drawn")
+    p.add_argument("--crops", nargs="*", default=[], help="results/crops/{shard}.zarr stores")
+    p.add_argument("--landmarks", nargs="*", default=[], help="results/landmarks/{shard}.zarr stores (same names)")
+    p.add_argument("--out", required=True, help="output PNG")
+    p.add_argument("--max-clips", type=int, default=12)
+    p.set_defaults(func=cmd_preview_landmarks)
     return parser
 
 

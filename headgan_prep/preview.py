@@ -56,3 +56,48 @@ def write_png(image: np.ndarray, path: Path) -> None:
     if not cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
         raise OSError(f"could not write {tmp}")
     os.replace(tmp, path)
+
+
+def landmark_grid(
+    crop_stores: list[Path], landmark_stores: list[Path], *, max_clips: int = 12, frames_per_clip: int = 6, tile: int = 128
+) -> np.ndarray:
+    """Grid of crops with their landmarks drawn, laid out as :func:`crop_grid`.
+
+    Crop and landmark stores are paired by file name (``{shard}.zarr``); clips missing from the
+    landmark store (rejected) are skipped. The dense points are drawn as small green dots, the 68
+    iBUG points in red and the mouth box in blue; frames whose landmarks are not valid (filled
+    from a neighbour) get a red border.
+
+    Returns an RGB image (rows·tile, frames_per_clip·tile, 3) uint8; a single black tile with a note
+    when no clip has landmarks.
+    """
+    crops_by_name = {Path(p).name: Path(p) for p in crop_stores}
+    rows = []
+    for store_path in landmark_stores:
+        marks = zarr.open_group(str(store_path), mode="r")
+        crops = zarr.open_group(str(crops_by_name[Path(store_path).name]), mode="r")
+        for clip_id in sorted(marks.group_keys()):
+            if len(rows) == max_clips:
+                break
+            clip = marks[clip_id]
+            n = clip["points"].shape[0]
+            index = np.unique(np.linspace(0, n - 1, frames_per_clip).round().astype(int))
+            valid = np.asarray(clip["valid"][:])
+            tiles = []
+            for i, t in enumerate(index):
+                frame = np.asarray(crops[clip_id]["frames"][int(t)])
+                scale = tile / frame.shape[1]
+                img = np.ascontiguousarray(cv2.resize(frame, (tile, tile), interpolation=cv2.INTER_AREA))
+                for points, colour in ((clip["points"][int(t)], (0, 255, 0)), (clip["ibug68"][int(t)], (255, 0, 0))):
+                    for x, y in np.asarray(points)[:, :2] * scale:
+                        cv2.circle(img, (int(x), int(y)), 0, colour, -1)
+                x0, y0, x1, y1 = (np.asarray(clip["mouth_box"][int(t)]) * scale).round().astype(int)
+                cv2.rectangle(img, (x0, y0), (x1, y1), (0, 0, 255), 1)
+                if not valid[t]:
+                    cv2.rectangle(img, (0, 0), (tile - 1, tile - 1), (255, 0, 0), 3)
+                tiles.append(_label(img, f"t={t}" if i else clip_id[:22]))
+            tiles += [np.zeros((tile, tile, 3), np.uint8)] * (frames_per_clip - len(tiles))
+            rows.append(np.concatenate(tiles, axis=1))
+    if not rows:
+        return _label(np.zeros((tile, tile * 2, 3), np.uint8), "no clips")
+    return np.concatenate(rows, axis=0)

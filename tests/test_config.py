@@ -5,7 +5,9 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from headgan_prep.audio import AudioConfig
 from headgan_prep.ingest import IngestConfig
+from headgan_prep.landmarks import LandmarksConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((REPO_ROOT / "workflow/schemas/config.schema.yaml").read_text())
@@ -30,3 +32,21 @@ def test_ingest_schema_defaults_are_the_library_defaults():
 def test_config_yaml_ingest_section_is_complete_and_accepted():
     section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["ingest"]
     assert IngestConfig.from_dict(section).to_dict() == section
+
+
+def test_audio_schema_defaults_are_the_library_defaults():
+    assert schema_defaults(SCHEMA["properties"]["audio"]) == AudioConfig().to_dict()
+
+
+def test_config_yaml_audio_section_is_complete_and_accepted():
+    section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["audio"]
+    assert AudioConfig.from_dict(section).to_dict() == section
+
+
+def test_landmarks_schema_defaults_are_the_library_defaults():
+    assert schema_defaults(SCHEMA["properties"]["landmarks"]) == LandmarksConfig().to_dict()
+
+
+def test_config_yaml_landmarks_section_is_complete_and_accepted():
+    section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["landmarks"]
+    assert LandmarksConfig.from_dict(section).to_dict() == section

@@ -11,6 +11,8 @@ import pytest
 import yaml
 import zarr
 
+from headgan_prep.audio import clip_groups
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BIN = str(Path(sys.executable).parent)
 
@@ -53,13 +55,15 @@ def tiny_config(tmp_path: Path, models_dir: Path, **dataset) -> dict:
         },
         "manifest": {"clips_per_shard": 2},
         "dataset": dataset or {"demo": True},
+        "audio": {"deepspeech": {"mode": "none"}},
     }
 
 
 @pytest.fixture(scope="module")
 def workflow_models(tmp_path_factory, request):
-    """The real detector model (the workflow's default backend) in a models dir."""
+    """The real detector and FaceMesh models (the workflow's default backends) in a models dir."""
     require_model = request.getfixturevalue("require_model")
+    require_model("mediapipe/face_landmark.tflite")
     return require_model("mediapipe/face_detection_short_range.tflite").parents[1]
 
 
@@ -111,6 +115,14 @@ def test_missing_unfetchable_model_names_the_file(tmp_path):
     assert "det_10g.onnx" in result.stdout + result.stderr
 
 
+def test_missing_deepspeech_model_names_the_file(tmp_path):
+    config = tiny_config(tmp_path, tmp_path / "models")
+    config["audio"] = {"deepspeech": {"mode": "tokens"}}
+    result = snakemake(tmp_path, "-n", config=config, check=False)
+    assert result.returncode != 0
+    assert "deepspeech-0.9.3-models.tflite" in result.stdout + result.stderr
+
+
 def test_targets_without_their_stages_say_so(tmp_path):
     result = snakemake(tmp_path, "-n", "train", config=tiny_config(tmp_path, tmp_path / "models"), check=False)
     assert result.returncode != 0
@@ -137,6 +149,13 @@ def test_demo_end_to_end_and_rerun_only_what_changed(tmp_path, workflow_models):
         assert store.attrs["shard"] == shard
         assert (results / f"benchmarks/ingest/{shard}.tsv").is_file()
         assert (results / f"rejected/ingest/{shard}.tsv").read_text().startswith("clip_id\t")
+        features = zarr.open_group(results / f"audio/{shard}.zarr", mode="r")
+        assert clip_groups(features) == clip_groups(store)
+        assert (results / f"benchmarks/audio/{shard}.tsv").is_file()
+        landmarks = zarr.open_group(results / f"landmarks/{shard}.zarr", mode="r")
+        assert clip_groups(landmarks) == clip_groups(store) and landmarks.attrs["shard"] == shard
+        assert (results / f"benchmarks/landmarks/{shard}.tsv").is_file()
+    assert {p.name for p in (results / "preview/landmarks").iterdir()} == {"test.png", "train.png"}
     assert "Nothing to be done" in snakemake(tmp_path, "-n", "preprocess", config=config).stdout
 
     # 2. the same data as a user dataset: editing one clip re-runs its shard only
@@ -166,6 +185,13 @@ def test_demo_end_to_end_and_rerun_only_what_changed(tmp_path, workflow_models):
     dry = snakemake(tmp_path, "-n", "preprocess", config=user).stdout
     assert "manifest" not in job_rules(dry)
     assert job_rules(dry).count("ingest") == len(after)
+
+    # 4. a landmark parameter re-runs the landmark jobs and their previews only
+    user["ingest"] = {}
+    user["landmarks"] = {"smoothing": "savgol"}
+    dry = snakemake(tmp_path, "-n", "preprocess", config=user).stdout
+    assert sorted(set(job_rules(dry))) == ["landmarks", "preprocess", "preview_landmarks"]
+    assert job_rules(dry).count("landmarks") == len(after)
 
 
 def job_rules(dry_run_output: str) -> list[str]:

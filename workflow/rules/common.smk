@@ -7,6 +7,7 @@ from snakemake.utils import min_version, validate
 
 from headgan_prep.manifest import clips_by_shard, read_manifest
 from headgan_prep.detect import detector_model_path
+from headgan_prep.landmarks import LandmarksConfig
 from headgan_prep.models import fetchable_models, resolve_model
 
 min_version("9.0")
@@ -121,6 +122,26 @@ def split_stores(wildcards):
     """Crop stores of every shard of one split."""
     shards = [s for s in manifest_shards() if s.rsplit("-", 1)[0] == wildcards.split]
     return expand(RESULTS / "crops/{shard}.zarr", shard=shards)
+
+
+def split_landmark_stores(wildcards):
+    """Landmark stores of every shard of one split."""
+    shards = [s for s in manifest_shards() if s.rsplit("-", 1)[0] == wildcards.split]
+    return expand(RESULTS / "landmarks/{shard}.zarr", shard=shards)
+
+
+def landmark_models():
+    """Model files (relative to the models dir) of the landmarks stage: landmark model, face detector."""
+    cfg = LandmarksConfig.from_dict(config["landmarks"])
+    return [cfg.model_path, detector_model_path(cfg.backend, cfg.detector_model)]
+
+
+def deepspeech_model():
+    """The DeepSpeech model file as a rule input (none when ``audio.deepspeech.mode`` is none)."""
+    deepspeech = config["audio"]["deepspeech"]
+    if deepspeech["mode"] == "none":
+        return []
+    return [model_input(deepspeech["model"])]
 
 
 def manifest_inputs(wildcards):

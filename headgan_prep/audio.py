@@ -1,0 +1,365 @@
+"""Audio features of one shard: 300 values per video frame for HeadGAN's renderer and mouth critic.
+
+Per clip of ``results/crops/{shard}.zarr``: the ``audio`` track (mono, ``sample_rate`` Hz) and the
+frame count ``T`` at ``fps`` → ``features`` ``(T, 300)`` float32 =
+``[84 low-level (headgan_prep.audio_lowlevel) | 216 DeepSpeech (8 windows × 27 classes)]``.
+
+The DeepSpeech part depends on ``deepspeech.mode`` (:mod:`headgan_prep.deepspeech`):
+
+* ``tokens`` (HeadGAN's code): one-hot of the decoded character active at each frame;
+* ``logits`` (HeadGAN's paper): the model's character probabilities per frame;
+* ``none``: zeros (low-level features only); chosen explicitly in the configuration.
+
+Both ``tokens`` and ``logits`` run the DeepSpeech 0.9.3 acoustic model file
+(``deepspeech.model`` under the models folder) and need 16 kHz audio.
+
+A clip without an audio track (``has_audio`` false in the crop store) or a silent one (RMS below
+``silence_db`` dBFS, or shorter than one short-term window, 20 ms at 25 fps) gets all-zero features and the
+flag ``has_audio`` false or ``silent`` true, or, with ``require_audio`` / ``reject_silent``, a row
+of the rejection TSV (reasons ``no_audio``, ``silent``) instead of a group.
+
+Store layout (Zarr v3, ``schema`` :data:`SCHEMA`)::
+
+    {shard}.zarr/                 attrs: schema, shard, n_clips, config, layout
+      {clip_id}/                  attrs: clip_id, n_frames, fps, sample_rate, has_audio, silent,
+                                         rms_db, deepspeech_mode, transcript
+        features  (T, 300) float32   one chunk
+
+``layout`` names the column ranges: ``lowlevel`` [0, 84) with ``lowlevel_names``, ``deepspeech``
+[84, 300) as 8 consecutive windows (frames t−4 … t+3) of 27 classes ``deepspeech_classes``.
+``transcript`` is the greedy DeepSpeech transcript (empty in mode ``none`` and for clips with zero
+features).
+The store is written to a temporary sibling and renamed when complete; its bytes depend only on
+the crop store and the configuration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+from headgan_prep import audio_lowlevel
+from headgan_prep import deepspeech as ds
+from headgan_prep.atomic import atomic_directory
+from headgan_prep.models import resolve_model
+from headgan_prep.rejections import RejectionRow, write_rejections
+
+SCHEMA = "headgan.audio/1"
+DEEPSPEECH_WINDOW = ds.WINDOW_FRAMES
+"""Frames per DeepSpeech window (2L, L = 4)."""
+DEEPSPEECH_CLASSES = tuple("abcdefghijklmnopqrstuvwxyz") + ("other",)
+"""The 27 classes: a–z, then everything else (space, apostrophe, CTC blank)."""
+DEEPSPEECH_MODEL = "deepspeech/deepspeech-0.9.3-models.tflite"
+N_LOWLEVEL = audio_lowlevel.N_FEATURES
+N_DEEPSPEECH = DEEPSPEECH_WINDOW * len(DEEPSPEECH_CLASSES)
+N_FEATURES = N_LOWLEVEL + N_DEEPSPEECH
+DEEPSPEECH_MODES = ("tokens", "logits", "none")
+"""``deepspeech.mode`` values (module docstring)."""
+
+
+class AudioConfigError(ValueError):
+    """The ``audio`` configuration is invalid."""
+
+
+@dataclass(frozen=True)
+class DeepSpeechConfig:
+    """Settings of the 216 DeepSpeech features.
+
+    Attributes
+    ----------
+    mode : str
+        One of :data:`DEEPSPEECH_MODES`.
+    model : str
+        The acoustic model file, relative to the models folder (modes ``tokens`` and ``logits``).
+    threads : int
+        Model threads.
+    """
+
+    mode: str = "tokens"
+    model: str = DEEPSPEECH_MODEL
+    threads: int = 1
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """Settings of the audio stage (the ``audio:`` section of the workflow configuration).
+
+    Attributes
+    ----------
+    require_audio : bool
+        False: a clip without an audio track gets zero features and ``has_audio`` false; True: it
+        is rejected (``no_audio``).
+    reject_silent : bool
+        False: a silent clip gets zero features and ``silent`` true; True: it is rejected
+        (``silent``).
+    silence_db : float
+        A clip whose RMS over the whole track is below this level, dB relative to full scale, is
+        silent.
+    deepspeech : DeepSpeechConfig
+    """
+
+    require_audio: bool = False
+    reject_silent: bool = False
+    silence_db: float = -60.0
+    deepspeech: DeepSpeechConfig = field(default_factory=DeepSpeechConfig)
+
+    def __post_init__(self):
+        if self.deepspeech.mode not in DEEPSPEECH_MODES:
+            raise AudioConfigError(
+                f"audio.deepspeech.mode must be one of {DEEPSPEECH_MODES}, got {self.deepspeech.mode!r}"
+            )
+        if self.deepspeech.threads < 1:
+            raise AudioConfigError(f"audio.deepspeech.threads must be ≥ 1, got {self.deepspeech.threads!r}")
+        if not self.silence_db <= 0:
+            raise AudioConfigError(f"audio.silence_db must be ≤ 0 (dBFS), got {self.silence_db!r}")
+
+    @classmethod
+    def from_dict(cls, values: dict | None) -> AudioConfig:
+        """Build from a mapping such as the workflow's ``audio:`` section; missing keys keep their
+        defaults, unknown keys raise :class:`AudioConfigError`."""
+        values = dict(values or {})
+        deepspeech = values.pop("deepspeech", None) or {}
+        for section, keys, kind in (("audio", values, cls), ("audio.deepspeech", deepspeech, DeepSpeechConfig)):
+            unknown = sorted(set(keys) - {f.name for f in dataclasses.fields(kind)} - {"deepspeech"})
+            if unknown:
+                raise AudioConfigError(f"unknown key(s) in {section}: {', '.join(unknown)}")
+        try:
+            return cls(**values, deepspeech=DeepSpeechConfig(**deepspeech))
+        except TypeError as error:
+            raise AudioConfigError(f"invalid audio configuration: {error}") from None
+
+    def to_dict(self) -> dict:
+        """Plain nested dict (JSON-serialisable), the inverse of :meth:`from_dict`."""
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class AudioStats:
+    """Outcome of :func:`audio_shard`.
+
+    Attributes
+    ----------
+    n_clips, n_kept, n_rejected : int
+        Clips read, written and rejected.
+    n_silent, n_without_audio : int
+        Written clips with zero features because they are silent or have no audio track.
+    n_frames : int
+        Frames written.
+    audio_seconds : float
+        Duration of the clips written, seconds (``T / fps``).
+    seconds : float
+        Wall time.
+    """
+
+    n_clips: int = 0
+    n_kept: int = 0
+    n_rejected: int = 0
+    n_silent: int = 0
+    n_without_audio: int = 0
+    n_frames: int = 0
+    audio_seconds: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def realtime_factor(self) -> float:
+        """Seconds of clips written per second of wall time."""
+        return self.audio_seconds / self.seconds if self.seconds > 0 else 0.0
+
+
+def rms_db(audio: np.ndarray) -> float:
+    """RMS level of ``(N,)`` samples in [-1, 1], dB relative to full scale (-inf when empty or zero)."""
+    if audio.size == 0:
+        return float("-inf")
+    power = float(np.mean(np.square(audio, dtype=np.float64)))
+    return 10.0 * np.log10(power) if power > 0 else float("-inf")
+
+
+def layout() -> dict:
+    """Column layout of ``features`` (root attribute ``layout``)."""
+    return {
+        "lowlevel": [0, N_LOWLEVEL],
+        "lowlevel_names": list(audio_lowlevel.FEATURE_NAMES),
+        "deepspeech": [N_LOWLEVEL, N_FEATURES],
+        "deepspeech_window": DEEPSPEECH_WINDOW,
+        "deepspeech_window_frames": [-(DEEPSPEECH_WINDOW // 2), DEEPSPEECH_WINDOW // 2 - 1],
+        "deepspeech_classes": list(DEEPSPEECH_CLASSES),
+    }
+
+
+def clip_features(
+    audio: np.ndarray, sample_rate: int, fps: float, n_frames: int, mode: str, model: ds.DeepSpeechModel | None
+) -> tuple[np.ndarray, str]:
+    """Features of one clip's audio (not silent: see :func:`is_silent`) and its transcript.
+
+    Parameters
+    ----------
+    audio : np.ndarray
+        ``(N,)`` mono samples in [-1, 1].
+    sample_rate : int
+        Hz; 16000 unless ``mode`` is ``none``.
+    fps : float
+        Frame rate, frames/s.
+    n_frames : int
+        Frames ``T`` of the clip.
+    mode : str
+        ``deepspeech.mode``.
+    model : DeepSpeechModel or None
+        The acoustic model (None in mode ``none``).
+
+    Returns
+    -------
+    features : np.ndarray
+        ``(T, 300)`` float32.
+    transcript : str
+        Greedy DeepSpeech transcript, empty in mode ``none``.
+    """
+    features = np.zeros((n_frames, N_FEATURES), np.float32)
+    features[:, :N_LOWLEVEL] = audio_lowlevel.lowlevel_features(audio, sample_rate, fps, n_frames)
+    if mode == "none":
+        return features, ""
+    features[:, N_LOWLEVEL:], transcript = ds.deepspeech_features(model, audio, n_frames, fps, mode)
+    return features, transcript
+
+
+def is_silent(audio: np.ndarray, sample_rate: int, fps: float, cfg: AudioConfig) -> bool:
+    """Whether a clip's track counts as silent: RMS below ``cfg.silence_db`` dBFS, or too short for
+    one short-term analysis window."""
+    window, step = audio_lowlevel.analysis_windows(sample_rate, fps)
+    return audio_lowlevel.count_windows(len(audio), window, step) == 0 or rms_db(audio) < cfg.silence_db
+
+
+def clip_groups(store: zarr.Group) -> list[str]:
+    """Sorted names of the clip groups of a store. Snakemake's ``.snakemake_timestamp`` file in a
+    directory output is not part of the hierarchy; it is skipped without zarr's warning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Object at .snakemake_timestamp")
+        return sorted(store.group_keys())
+
+
+def _process_clip(
+    source: zarr.Group, cfg: AudioConfig, model: ds.DeepSpeechModel | None
+) -> tuple[np.ndarray | None, dict, RejectionRow | None]:
+    """Features and attributes of one crop-store group, or its rejection row."""
+    attrs = source.attrs
+    clip_id, n_frames = attrs["clip_id"], int(attrs["n_frames"])
+    fps, sample_rate = float(attrs["fps"]), int(attrs["sample_rate"])
+    if model is not None and sample_rate != ds.SAMPLE_RATE:
+        raise AudioConfigError(
+            f"DeepSpeech needs {ds.SAMPLE_RATE} Hz audio, {clip_id} has {sample_rate} Hz (ingest.sample_rate)"
+        )
+    audio = source["audio"][...] if attrs["has_audio"] else np.zeros(0, np.float32)
+    has_audio = bool(attrs["has_audio"])
+    silent = bool(has_audio and is_silent(audio, sample_rate, fps, cfg))
+    level = rms_db(audio)
+
+    def reject(reason: str, detail: str) -> tuple[None, dict, RejectionRow]:
+        return None, {}, RejectionRow(clip_id, str(attrs.get("source_path", "")), "audio", reason, detail)
+
+    if not has_audio and cfg.require_audio:
+        return reject("no_audio", "no audio track and audio.require_audio is set")
+    if silent and cfg.reject_silent:
+        return reject("silent", f"RMS {level:.1f} dBFS < silence_db={cfg.silence_db:g}, or shorter than one window")
+    clip_attrs = {
+        "clip_id": clip_id,
+        "n_frames": n_frames,
+        "fps": fps,
+        "sample_rate": sample_rate,
+        "has_audio": has_audio,
+        "silent": silent,
+        "rms_db": round(float(level), 3) if np.isfinite(level) else None,
+        "deepspeech_mode": cfg.deepspeech.mode,
+        "transcript": "",
+    }
+    if not has_audio or silent:
+        return np.zeros((n_frames, N_FEATURES), np.float32), clip_attrs, None
+    features, clip_attrs["transcript"] = clip_features(audio, sample_rate, fps, n_frames, cfg.deepspeech.mode, model)
+    return features, clip_attrs, None
+
+
+def audio_shard(
+    crops_store: Path,
+    out_store: Path,
+    rejected_tsv: Path,
+    cfg: AudioConfig,
+    models_dir: Path,
+) -> AudioStats:
+    """Compute the audio features of every clip of a crop store.
+
+    Parameters
+    ----------
+    crops_store : Path
+        ``results/crops/{shard}.zarr`` (:mod:`headgan_prep.ingest`).
+    out_store : Path
+        Zarr store to create, ``results/audio/{shard}.zarr``; replaced if it exists.
+    rejected_tsv : Path
+        Rejection log, always written (header only when nothing is rejected).
+    cfg : AudioConfig
+    models_dir : Path
+        Folder with the DeepSpeech model file ``cfg.deepspeech.model`` (not read in mode ``none``).
+
+    Returns
+    -------
+    AudioStats
+
+    Raises
+    ------
+    AudioConfigError
+        ``cfg`` is not an :class:`AudioConfig`, or DeepSpeech is asked for on audio not at 16 kHz.
+    headgan_prep.models.ModelFileMissing
+        The DeepSpeech model file is missing (modes ``tokens`` and ``logits``).
+    """
+    if not isinstance(cfg, AudioConfig):
+        raise AudioConfigError(f"cfg must be an AudioConfig, got {type(cfg).__name__}")
+    model = None
+    if cfg.deepspeech.mode != "none":
+        model = ds.DeepSpeechModel(resolve_model(models_dir, cfg.deepspeech.model), cfg.deepspeech.threads)
+    source = zarr.open_group(store=str(crops_store), mode="r")
+    clip_ids = clip_groups(source)
+    stats = AudioStats(n_clips=len(clip_ids))
+    rejections: list[RejectionRow] = []
+    start = time.perf_counter()
+    out_store = Path(out_store)
+    with atomic_directory(out_store) as tmp:
+        root = zarr.open_group(store=str(tmp), mode="w", zarr_format=3)
+        for clip_id in clip_ids:
+            group = source[clip_id]
+            try:
+                features, attrs, rejection = _process_clip(group, cfg, model)
+            except (AudioConfigError, MemoryError):
+                raise
+            except Exception as error:  # one broken clip must not stop the shard
+                path = str(group.attrs.get("source_path", ""))
+                rejection = RejectionRow(clip_id, path, "audio", "error", f"{type(error).__name__}: {error}")
+            if rejection is not None:
+                rejections.append(rejection)
+                continue
+            out = root.create_group(clip_id, attributes=attrs)
+            array = out.create_array(
+                "features", shape=features.shape, dtype=np.float32, chunks=(max(1, len(features)), N_FEATURES)
+            )
+            if features.size:
+                array[...] = features
+            stats.n_kept += 1
+            stats.n_frames += len(features)
+            stats.n_silent += int(attrs["silent"])
+            stats.n_without_audio += int(not attrs["has_audio"])
+            stats.audio_seconds += len(features) / attrs["fps"]
+        root.attrs.update(
+            {
+                "schema": SCHEMA,
+                "shard": out_store.stem,
+                "n_clips": stats.n_kept,
+                "config": cfg.to_dict(),
+                "layout": layout(),
+            }
+        )
+    write_rejections(rejected_tsv, rejections)
+    stats.n_rejected = len(rejections)
+    stats.seconds = time.perf_counter() - start
+    return stats
