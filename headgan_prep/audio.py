@@ -81,7 +81,7 @@ class DeepSpeechConfig:
         Model threads.
     """
 
-    mode: str = "tokens"
+    mode: str = "logits"
     model: str = DEEPSPEECH_MODEL
     threads: int = 1
 

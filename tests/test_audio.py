@@ -32,6 +32,7 @@ from headgan_prep.rejections import read_rejections
 FPS = 25.0
 TINY = Path(__file__).parent / "data/deepspeech_tiny.tflite"
 LOWLEVEL_ONLY = AudioConfig(deepspeech=DeepSpeechConfig(mode="none"))
+TOKENS = AudioConfig(deepspeech=DeepSpeechConfig(mode="tokens"))
 
 
 @pytest.fixture(scope="module")
@@ -88,14 +89,14 @@ def crops(tmp_path_factory, clips) -> Path:
 
 def test_store_schema_and_flags(tmp_path, crops, clips, models):
     out, rejected = tmp_path / "audio/train-0000.zarr", tmp_path / "rejected.tsv"
-    stats = audio_shard(crops, out, rejected, AudioConfig(), models)
+    stats = audio_shard(crops, out, rejected, TOKENS, models)
     assert (stats.n_clips, stats.n_kept, stats.n_rejected, stats.n_silent, stats.n_without_audio) == (6, 6, 0, 3, 1)
     assert read_rejections(rejected) == []
 
     root = zarr.open_group(store=str(out), mode="r")
     assert root.attrs["schema"] == audio_module.SCHEMA
     assert root.attrs["shard"] == "train-0000" and root.attrs["n_clips"] == 6
-    assert root.attrs["config"] == AudioConfig().to_dict()
+    assert root.attrs["config"] == TOKENS.to_dict()
     layout = root.attrs["layout"]
     assert layout["lowlevel"] == [0, 84] and layout["deepspeech"] == [84, 300]
     assert len(layout["lowlevel_names"]) == 84 and len(layout["deepspeech_classes"]) == 27
