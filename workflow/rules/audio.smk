@@ -9,6 +9,7 @@ rule audio:
     input:
         crops=RESULTS / "crops/{shard}.zarr",
         model=deepspeech_model(),
+        python=deepspeech_python(),
     output:
         store=directory(RESULTS / "audio/{shard}.zarr"),
         rejected=RESULTS / "rejected/audio/{shard}.tsv",
@@ -22,7 +23,23 @@ rule audio:
     params:
         models_dir=MODELS_DIR,
         settings=json.dumps(config["audio"], sort_keys=True),
+        deepspeech_python=deepspeech_python_arg(),
     shell:
         "headgan-prep -q audio --crops {input.crops} --models-dir {params.models_dir}"
-        " --settings {params.settings:q} --out {output.store} --rejected {output.rejected}"
-        " > {log} 2>&1"
+        " --settings {params.settings:q} {params.deepspeech_python}"
+        " --out {output.store} --rejected {output.rejected} > {log} 2>&1"
+
+
+rule deepspeech_python:
+    """Python 3.9 with Mozilla's deepspeech package (envs/deepspeech.yaml): a script running this env's
+    interpreter, for the audio rule's worker with `audio.deepspeech.backend: deepspeech`.
+    """
+    output:
+        RESULTS / "deepspeech/python",
+    log:
+        RESULTS / "logs/deepspeech_python.log",
+    conda:
+        "../../envs/deepspeech.yaml"
+    shell:
+        """printf '#!/bin/sh\\nexec %s "$@"\\n' "$(command -v python)" > {output} 2> {log}"""
+        " && chmod +x {output}"

@@ -137,11 +137,28 @@ def landmark_models():
 
 
 def deepspeech_model():
-    """The DeepSpeech model file as a rule input (none when ``audio.deepspeech.mode`` is none)."""
+    """The DeepSpeech model file and scorer as rule inputs (none when ``audio.deepspeech.mode`` is none)."""
     deepspeech = config["audio"]["deepspeech"]
     if deepspeech["mode"] == "none":
         return []
-    return [model_input(deepspeech["model"])]
+    scorer = deepspeech.get("scorer")
+    return [model_input(deepspeech["model"])] + (
+        [model_input(scorer)] if scorer else []
+    )
+
+
+def deepspeech_python():
+    """The Python 3.9 interpreter of the ``deepspeech`` backend (rule deepspeech_python) as a rule
+    input; none with backend litert or mode none."""
+    deepspeech = config["audio"]["deepspeech"]
+    if deepspeech["mode"] == "none" or deepspeech["backend"] != "deepspeech":
+        return []
+    return [RESULTS / "deepspeech/python"]
+
+
+def deepspeech_python_arg():
+    """``--deepspeech-python`` option of ``headgan-prep audio`` for :func:`deepspeech_python`."""
+    return " ".join(f"--deepspeech-python {path}" for path in deepspeech_python())
 
 
 def manifest_inputs(wildcards):
