@@ -40,7 +40,7 @@ from zarr.codecs import BloscCodec
 from headgan_prep import track as tracking
 from headgan_prep.atomic import atomic_directory
 from headgan_prep.detect import BACKENDS, Detections, FaceDetector, make_detector
-from headgan_prep.rejections import Rejection, RejectionRow, write_rejections
+from headgan_prep.rejections import Rejection, RejectionRow, ShardStats, write_rejections
 from headgan_prep.settings import StageSettings
 from headgan_prep.video import VideoError, VideoInfo, decode_clip, fit_within, probe
 
@@ -224,35 +224,6 @@ class ClipSource(Protocol):
     identity: str
     split: str
     path: Path
-
-
-@dataclass
-class IngestStats:
-    """Outcome of :func:`ingest_shard`.
-
-    Attributes
-    ----------
-    n_clips, n_kept, n_rejected : int
-        Clips given, written and rejected.
-    n_frames : int
-        Frames written (output rate).
-    seconds : float
-        Wall time.
-    rejected_by_reason : dict[str, int]
-        Rejections per reason code.
-    """
-
-    n_clips: int = 0
-    n_kept: int = 0
-    n_rejected: int = 0
-    n_frames: int = 0
-    seconds: float = 0.0
-    rejected_by_reason: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def frames_per_second(self) -> float:
-        """Frames written per second of wall time."""
-        return self.n_frames / self.seconds if self.seconds > 0 else 0.0
 
 
 class ClipRejected(Exception):
@@ -456,7 +427,7 @@ def ingest_shard(
     cfg: IngestConfig,
     models_dir: Path,
     progress: bool = True,
-) -> IngestStats:
+) -> ShardStats:
     """Ingest the clips of one shard into a Zarr store and log the rejected ones.
 
     Parameters
@@ -476,7 +447,7 @@ def ingest_shard(
 
     Returns
     -------
-    IngestStats
+    ShardStats
 
     Raises
     ------
@@ -501,7 +472,7 @@ def ingest_shard(
         threads=cfg.detector.threads,
     )
     out_store = Path(out_store)
-    stats = IngestStats(n_clips=len(ordered))
+    stats = ShardStats(n_clips=len(ordered))
     rejections: list[RejectionRow] = []
     start = time.perf_counter()
     with atomic_directory(out_store) as tmp:

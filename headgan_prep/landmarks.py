@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -70,7 +70,7 @@ from headgan_prep.facemesh import IBUG68, FaceMesh, Roi
 from headgan_prep.ingest import ZARR_WRITE_SETTINGS, detection_frames
 from headgan_prep.insightface_landmarks import N_IBUG, DenseLandmarks3D
 from headgan_prep.models import resolve_model
-from headgan_prep.rejections import RejectionRow, write_rejections
+from headgan_prep.rejections import RejectionRow, ShardStats, write_rejections
 from headgan_prep.settings import StageSettings
 
 SCHEMA = "headgan.landmarks/1"
@@ -418,32 +418,11 @@ def clip_landmarks(frames: np.ndarray, landmarker, cfg: LandmarksConfig) -> Clip
 
 
 @dataclass
-class LandmarksStats:
-    """Outcome of :func:`landmarks_shard`.
+class LandmarksStats(ShardStats):
+    """Outcome of :func:`landmarks_shard`: :class:`~headgan_prep.rejections.ShardStats` and
+    ``n_valid``, the written frames with a valid face."""
 
-    Attributes
-    ----------
-    n_clips, n_kept, n_rejected : int
-        Clips in the crop store, written and rejected.
-    n_frames, n_valid : int
-        Frames written, and how many of them valid.
-    seconds : float
-        Wall time.
-    rejected_by_reason : dict[str, int]
-    """
-
-    n_clips: int = 0
-    n_kept: int = 0
-    n_rejected: int = 0
-    n_frames: int = 0
     n_valid: int = 0
-    seconds: float = 0.0
-    rejected_by_reason: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def frames_per_second(self) -> float:
-        """Frames written per second of wall time."""
-        return self.n_frames / self.seconds if self.seconds > 0 else 0.0
 
 
 def clip_attributes(clip_id: str, result: ClipLandmarks, cfg: LandmarksConfig, landmarker) -> dict:

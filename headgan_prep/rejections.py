@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from headgan_prep.atomic import atomic_file
@@ -62,3 +62,32 @@ def read_rejections(path: Path) -> list[RejectionRow]:
         if tuple(reader.fieldnames or ()) != REJECTION_COLUMNS:
             raise ValueError(f"{path}: expected columns {REJECTION_COLUMNS}, got {reader.fieldnames}")
         return [RejectionRow(**row) for row in reader]
+
+
+@dataclass
+class ShardStats:
+    """Outcome of a per-shard job.
+
+    Attributes
+    ----------
+    n_clips, n_kept, n_rejected : int
+        Clips given, written and rejected.
+    n_frames : int
+        Frames written.
+    seconds : float
+        Wall time.
+    rejected_by_reason : dict[str, int]
+        Rejections per reason code.
+    """
+
+    n_clips: int = 0
+    n_kept: int = 0
+    n_rejected: int = 0
+    n_frames: int = 0
+    seconds: float = 0.0
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def frames_per_second(self) -> float:
+        """Frames written per second of wall time."""
+        return self.n_frames / self.seconds if self.seconds > 0 else 0.0
