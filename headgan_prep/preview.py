@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -17,6 +18,52 @@ def _label(tile: np.ndarray, text: str) -> np.ndarray:
     return tile
 
 
+def _resized(frame: np.ndarray, tile: int) -> np.ndarray:
+    """A (S, S, 3) uint8 frame resized to (tile, tile, 3), writable."""
+    return np.ascontiguousarray(cv2.resize(np.asarray(frame), (tile, tile), interpolation=cv2.INTER_AREA))
+
+
+def _crop_tile(frames, tile: int, t: int) -> np.ndarray:
+    """Tile of frame ``t`` of a (T, S, S, 3) frames array."""
+    return _resized(frames[t], tile)
+
+
+def _landmark_tile(frames, marks, tile: int, t: int) -> np.ndarray:
+    """Tile of frame ``t`` with the landmarks of ``marks`` (a clip group of a landmark store) drawn."""
+    img = _resized(frames[t], tile)
+    scale = tile / frames.shape[2]
+    for points, colour in ((marks["points"][t], (0, 255, 0)), (marks["ibug68"][t], (255, 0, 0))):
+        for x, y in np.asarray(points)[:, :2] * scale:
+            cv2.circle(img, (int(x), int(y)), 0, colour, -1)
+    x0, y0, x1, y1 = (np.asarray(marks["mouth_box"][t]) * scale).round().astype(int)
+    cv2.rectangle(img, (x0, y0), (x1, y1), (0, 0, 255), 1)
+    return img
+
+
+def _clip_row(clip_id: str, valid: np.ndarray, tile_at, frames_per_clip: int, tile: int) -> np.ndarray:
+    """One grid row: ``frames_per_clip`` frames evenly spaced over the clip.
+
+    ``valid`` is the clip's (T,) bool mask (invalid frames get a red border); ``tile_at(t)`` gives
+    the (tile, tile, 3) uint8 image of frame ``t``. Returns (tile, frames_per_clip·tile, 3) uint8.
+    """
+    index = np.unique(np.linspace(0, len(valid) - 1, frames_per_clip).round().astype(int))
+    tiles = []
+    for i, t in enumerate(index):
+        img = tile_at(int(t))
+        if not valid[t]:
+            cv2.rectangle(img, (0, 0), (tile - 1, tile - 1), (255, 0, 0), 3)
+        tiles.append(_label(img, f"t={t}" if i else clip_id[:22]))
+    tiles += [np.zeros((tile, tile, 3), np.uint8)] * (frames_per_clip - len(tiles))
+    return np.concatenate(tiles, axis=1)
+
+
+def _stack(rows: list[np.ndarray], tile: int) -> np.ndarray:
+    """Rows stacked into one image; a single black tile with a note when there is no row."""
+    if not rows:
+        return _label(np.zeros((tile, tile * 2, 3), np.uint8), "no clips")
+    return np.concatenate(rows, axis=0)
+
+
 def crop_grid(stores: list[Path], *, max_clips: int = 12, frames_per_clip: int = 6, tile: int = 128) -> np.ndarray:
     """Grid of crops: one row per clip (the first ``max_clips`` clips of the stores, in order),
     ``frames_per_clip`` frames evenly spaced over the clip. Frames whose face was not detected get a
@@ -28,24 +75,11 @@ def crop_grid(stores: list[Path], *, max_clips: int = 12, frames_per_clip: int =
     rows = []
     for store_path in stores:
         group = zarr.open_group(str(store_path), mode="r")
-        for clip_id in sorted(group.group_keys()):
-            if len(rows) == max_clips:
-                break
+        for clip_id in sorted(group.group_keys())[: max_clips - len(rows)]:
             clip = group[clip_id]
-            n = clip["frames"].shape[0]
-            index = np.unique(np.linspace(0, n - 1, frames_per_clip).round().astype(int))
-            valid = np.asarray(clip["valid"][:])[index]
-            tiles = []
-            for i, t in enumerate(index):
-                img = cv2.resize(np.asarray(clip["frames"][int(t)]), (tile, tile), interpolation=cv2.INTER_AREA)
-                if not valid[i]:
-                    cv2.rectangle(img, (0, 0), (tile - 1, tile - 1), (255, 0, 0), 3)
-                tiles.append(_label(img, f"t={t}" if i else clip_id[:22]))
-            tiles += [np.zeros((tile, tile, 3), np.uint8)] * (frames_per_clip - len(tiles))
-            rows.append(np.concatenate(tiles, axis=1))
-    if not rows:
-        return _label(np.zeros((tile, tile * 2, 3), np.uint8), "no clips")
-    return np.concatenate(rows, axis=0)
+            tile_at = partial(_crop_tile, clip["frames"], tile)
+            rows.append(_clip_row(clip_id, clip["valid"][:], tile_at, frames_per_clip, tile))
+    return _stack(rows, tile)
 
 
 def write_png(image: np.ndarray, path: Path) -> None:
@@ -76,28 +110,8 @@ def landmark_grid(
     for store_path in landmark_stores:
         marks = zarr.open_group(str(store_path), mode="r")
         crops = zarr.open_group(str(crops_by_name[Path(store_path).name]), mode="r")
-        for clip_id in sorted(marks.group_keys()):
-            if len(rows) == max_clips:
-                break
+        for clip_id in sorted(marks.group_keys())[: max_clips - len(rows)]:
             clip = marks[clip_id]
-            n = clip["points"].shape[0]
-            index = np.unique(np.linspace(0, n - 1, frames_per_clip).round().astype(int))
-            valid = np.asarray(clip["valid"][:])
-            tiles = []
-            for i, t in enumerate(index):
-                frame = np.asarray(crops[clip_id]["frames"][int(t)])
-                scale = tile / frame.shape[1]
-                img = np.ascontiguousarray(cv2.resize(frame, (tile, tile), interpolation=cv2.INTER_AREA))
-                for points, colour in ((clip["points"][int(t)], (0, 255, 0)), (clip["ibug68"][int(t)], (255, 0, 0))):
-                    for x, y in np.asarray(points)[:, :2] * scale:
-                        cv2.circle(img, (int(x), int(y)), 0, colour, -1)
-                x0, y0, x1, y1 = (np.asarray(clip["mouth_box"][int(t)]) * scale).round().astype(int)
-                cv2.rectangle(img, (x0, y0), (x1, y1), (0, 0, 255), 1)
-                if not valid[t]:
-                    cv2.rectangle(img, (0, 0), (tile - 1, tile - 1), (255, 0, 0), 3)
-                tiles.append(_label(img, f"t={t}" if i else clip_id[:22]))
-            tiles += [np.zeros((tile, tile, 3), np.uint8)] * (frames_per_clip - len(tiles))
-            rows.append(np.concatenate(tiles, axis=1))
-    if not rows:
-        return _label(np.zeros((tile, tile * 2, 3), np.uint8), "no clips")
-    return np.concatenate(rows, axis=0)
+            tile_at = partial(_landmark_tile, crops[clip_id]["frames"], clip, tile)
+            rows.append(_clip_row(clip_id, clip["valid"][:], tile_at, frames_per_clip, tile))
+    return _stack(rows, tile)
