@@ -16,6 +16,8 @@ include: "workflow/rules/demo.smk"
 include: "workflow/rules/manifest.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/landmarks.smk"
+include: "workflow/rules/morphable_model.smk"
+include: "workflow/rules/fit.smk"
 include: "workflow/rules/audio.smk"
 
 

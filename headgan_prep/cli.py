@@ -1,7 +1,7 @@
 """``headgan-prep``: the command line the workflow rules call, usable by hand too.
 
 Sub-commands: ``make-demo``, ``fetch-models``, ``models``, ``manifest``, ``ingest``,
-``preview-crops``, ``audio``, ``landmarks``, ``preview-landmarks``.
+``preview-crops``, ``audio``, ``landmarks``, ``preview-landmarks``, ``convert-3dmm``, ``learn-3dmm``, ``fit``.
 Settings come as a JSON object (``--settings``), the same dict as the matching section of
 ``config.yaml``, so a rule passes its config section through unchanged.
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from headgan_prep.manifest import ManifestError
 from headgan_prep.models import ModelFileMissing
+from headgan_prep.morphable_model import MorphableModelError
 
 
 
@@ -147,6 +148,20 @@ def cmd_landmarks(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fit(args: argparse.Namespace) -> int:
+    from headgan_prep.fit import FitConfig, FitError
+    from headgan_prep.fit_store import fit_shard
+
+    cfg = FitConfig.from_dict(_settings(args.settings))
+    try:
+        stats = fit_shard(Path(args.landmarks), Path(args.model), Path(args.out), Path(args.rejected), cfg)
+    except FitError as error:
+        print(f"headgan-prep fit: {error}", file=sys.stderr)
+        return 1
+    print(stats)
+    return 0
+
+
 def cmd_preview_landmarks(args: argparse.Namespace) -> int:
     from headgan_prep.preview import landmark_grid, write_png
 
@@ -159,6 +174,33 @@ def cmd_preview_crops(args: argparse.Namespace) -> int:
     from headgan_prep.preview import crop_grid, write_png
 
     write_png(crop_grid([Path(s) for s in args.stores], max_clips=args.max_clips), Path(args.out))
+    return 0
+
+
+def cmd_convert_3dmm(args: argparse.Namespace) -> int:
+    from headgan_prep.morphable_model_io import convert
+
+    model = convert(args.format, Path(args.input), Path(args.correspondence), args.expression)
+    model.save(Path(args.out))
+    print(model.describe())
+    return 0
+
+
+def cmd_learn_3dmm(args: argparse.Namespace) -> int:
+    from headgan_prep.learn_3dmm import (
+        LearnError,
+        MorphableModelConfig,
+        MorphableModelConfigError,
+        learn_from_stores,
+    )
+
+    try:
+        cfg = MorphableModelConfig.from_dict(_settings(args.settings))
+        model = learn_from_stores([Path(s) for s in args.landmarks], cfg, Path(args.models_dir))
+    except (LearnError, MorphableModelConfigError) as error:
+        raise SystemExit(f"headgan-prep learn-3dmm: {error}") from None
+    model.save(Path(args.out))
+    print(model.describe())
     return 0
 
 
@@ -233,12 +275,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rejected", required=True, help="output rejection TSV")
     p.set_defaults(func=cmd_landmarks)
 
+    p = sub.add_parser("fit", help="3DMM fit (identity, expression, camera) of one shard's landmarks")
+    p.add_argument("--landmarks", required=True, help="input landmark store, results/landmarks/{shard}.zarr")
+    p.add_argument("--model", required=True, help="morphable model HDF5 file")
+    p.add_argument("--settings", help="JSON of config.yaml `fit:`")
+    p.add_argument("--out", required=True, help="output Zarr store")
+    p.add_argument("--rejected", required=True, help="output rejection TSV")
+    p.set_defaults(func=cmd_fit)
+
     p = sub.add_parser("preview-landmarks", help="PNG grid of crops with their landmarks drawn")
     p.add_argument("--crops", nargs="*", default=[], help="results/crops/{shard}.zarr stores")
     p.add_argument("--landmarks", nargs="*", default=[], help="results/landmarks/{shard}.zarr stores (same names)")
     p.add_argument("--out", required=True, help="output PNG")
     p.add_argument("--max-clips", type=int, default=12)
     p.set_defaults(func=cmd_preview_landmarks)
+
+    p = sub.add_parser("convert-3dmm", help="convert LSFM or a Basel Face Model into a morphable model file")
+    p.add_argument("--format", required=True, choices=["lsfm", "bfm2009", "bfm2017"])
+    p.add_argument("--input", required=True, help="the model file (.mat v5 or v7.3, or the BFM 2017/2019 .h5)")
+    p.add_argument("--expression", help="expression model .mat (plain LSFM and BFM 2009)")
+    p.add_argument(
+        "--correspondence", required=True, help="0-based model vertex per landmark point (.npy, text, or .pkl)"
+    )
+    p.add_argument("--out", required=True, help="output morphable model file (.h5)")
+    p.set_defaults(func=cmd_convert_3dmm)
+
+    p = sub.add_parser("learn-3dmm", help="learn a morphable model from landmark stores")
+    p.add_argument("--landmarks", nargs="+", required=True, help="results/landmarks/{shard}.zarr stores")
+    p.add_argument("--models-dir", default="models", help="holds mediapipe/face_mesh_connections.py (FaceMesh points)")
+    p.add_argument("--settings", help="JSON of config.yaml `morphable_model:`")
+    p.add_argument("--out", required=True, help="output morphable model file (.h5)")
+    p.set_defaults(func=cmd_learn_3dmm)
     return parser
 
 
@@ -249,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except (ModelFileMissing, ManifestError) as error:
+    except (ModelFileMissing, ManifestError, MorphableModelError) as error:
         print(f"headgan-prep {args.command}: {error}", file=sys.stderr)
         return 1
 

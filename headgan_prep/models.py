@@ -5,6 +5,7 @@ All model files live under one models folder (``models/`` by default), one sub-f
     mediapipe/face_detection_short_range.tflite         BlazeFace short range (detection)
     mediapipe/face_detection_full_range_sparse.tflite   BlazeFace full range (detection)
     mediapipe/face_landmark.tflite                      FaceMesh (landmarks)
+    mediapipe/face_mesh_connections.py                  FaceMesh tessellation (learned 3DMM triangles)
     insightface/scrfd_500m_bnkps.onnx                   SCRFD-500M (detection)
     insightface/det_10g.onnx                            SCRFD-10G of buffalo_l (detection)
     insightface/scrfd_10g_bnkps.onnx                    SCRFD-10G of antelopev2 (detection)
@@ -202,6 +203,15 @@ REGISTRY: dict[str, ModelFile] = {
             WheelSource(_MEDIAPIPE_WHEEL, "mediapipe/modules/face_landmark/face_landmark.tflite", _MEDIAPIPE_PIP_ARGS),
             1242398,
             "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+        ),
+        ModelFile(
+            "mediapipe/face_mesh_connections.py",
+            "MediaPipe FaceMesh tessellation: the 852 triangles of the 468 points (Python source, read as data)",
+            "learn_3dmm: triangles of the learned model (mediapipe landmarks)",
+            APACHE_2,
+            WheelSource(_MEDIAPIPE_WHEEL, "mediapipe/python/solutions/face_mesh_connections.py", _MEDIAPIPE_PIP_ARGS),
+            36170,
+            "cc7171e44d0612db38720cb2fd2516c395992cdd7457efe341543be6f3c22d87",
         ),
         ModelFile(
             "insightface/scrfd_500m_bnkps.onnx",

@@ -6,8 +6,10 @@ import jsonschema
 import yaml
 
 from headgan_prep.audio import AudioConfig
+from headgan_prep.fit import FitConfig
 from headgan_prep.ingest import IngestConfig
 from headgan_prep.landmarks import LandmarksConfig
+from headgan_prep.learn_3dmm import MorphableModelConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((REPO_ROOT / "workflow/schemas/config.schema.yaml").read_text())
@@ -50,3 +52,21 @@ def test_landmarks_schema_defaults_are_the_library_defaults():
 def test_config_yaml_landmarks_section_is_complete_and_accepted():
     section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["landmarks"]
     assert LandmarksConfig.from_dict(section).to_dict() == section
+
+
+def test_morphable_model_schema_defaults_are_the_library_defaults():
+    assert schema_defaults(SCHEMA["properties"]["morphable_model"]) == MorphableModelConfig().to_dict()
+
+
+def test_config_yaml_morphable_model_section_is_complete_and_accepted():
+    section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["morphable_model"]
+    assert MorphableModelConfig.from_dict(section).to_dict() == section
+
+
+def test_fit_schema_defaults_are_the_library_defaults():
+    assert schema_defaults(SCHEMA["properties"]["fit"]) == FitConfig().to_dict()
+
+
+def test_config_yaml_fit_section_is_complete_and_accepted():
+    section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["fit"]
+    assert FitConfig.from_dict(section).to_dict() == section

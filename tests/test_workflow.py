@@ -12,6 +12,8 @@ import yaml
 import zarr
 
 from headgan_prep.audio import clip_groups
+from headgan_prep.morphable_model import MorphableModel
+from headgan_prep.rejections import read_rejections
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BIN = str(Path(sys.executable).parent)
@@ -48,7 +50,7 @@ def tiny_config(tmp_path: Path, models_dir: Path, **dataset) -> dict:
         "models": {"dir": str(models_dir)},
         "demo": {
             "out_dir": "results/demo",
-            "seconds": 0.6,
+            "seconds": 1.2,  # 30 frames: ingest's min_frames is 25
             "frame_size": [320, 240],
             "face_size": 120,
             "clips_per_identity": 2,
@@ -155,6 +157,14 @@ def test_demo_end_to_end_and_rerun_only_what_changed(tmp_path, workflow_models):
         landmarks = zarr.open_group(results / f"landmarks/{shard}.zarr", mode="r")
         assert clip_groups(landmarks) == clip_groups(store) and landmarks.attrs["shard"] == shard
         assert (results / f"benchmarks/landmarks/{shard}.tsv").is_file()
+        fits = zarr.open_group(results / f"fit/{shard}.zarr", mode="r")
+        rejected = {row.clip_id for row in read_rejections(results / f"rejected/fit/{shard}.tsv")}
+        assert sorted(clip_groups(fits) + sorted(rejected)) == sorted(clip_groups(landmarks))
+        assert fits.attrs["shard"] == shard and fits.attrs["model"] and fits.attrs["solver"] == "pinv"
+        for clip_id in clip_groups(fits):
+            clip = fits[clip_id]
+            assert clip["camera"].shape == (clip.attrs["n_frames"], 7) and clip["valid"][...].any()
+        assert (results / f"benchmarks/fit/{shard}.tsv").is_file()
     assert {p.name for p in (results / "preview/landmarks").iterdir()} == {"test.png", "train.png"}
     assert "Nothing to be done" in snakemake(tmp_path, "-n", "preprocess", config=config).stdout
 
@@ -186,12 +196,36 @@ def test_demo_end_to_end_and_rerun_only_what_changed(tmp_path, workflow_models):
     assert "manifest" not in job_rules(dry)
     assert job_rules(dry).count("ingest") == len(after)
 
-    # 4. a landmark parameter re-runs the landmark jobs and their previews only
+    # 4. a landmark parameter re-runs the landmark jobs, their previews, the 3DMM and the fits only
     user["ingest"] = {}
     user["landmarks"] = {"smoothing": "savgol"}
     dry = snakemake(tmp_path, "-n", "preprocess", config=user).stdout
-    assert sorted(set(job_rules(dry))) == ["landmarks", "preprocess", "preview_landmarks"]
+    assert sorted(set(job_rules(dry))) == ["fit", "landmarks", "learn_3dmm", "preprocess", "preview_landmarks"]
     assert job_rules(dry).count("landmarks") == len(after)
+
+    # 5. a fit parameter re-runs the fit jobs only
+    user["landmarks"] = {}
+    user["fit"] = {"solver": "bounded"}
+    dry = snakemake(tmp_path, "-n", "preprocess", config=user).stdout
+    assert sorted(set(job_rules(dry))) == ["fit", "preprocess"]
+    assert job_rules(dry).count("fit") == len(after)
+
+
+def test_learned_3dmm_from_the_demo_landmarks(tmp_path, workflow_models):
+    config = tiny_config(tmp_path, workflow_models)
+    snakemake(tmp_path, "results/3dmm/learned.h5", config=config)
+    model = MorphableModel.load(tmp_path / "results/3dmm/learned.h5")
+    assert (model.n_vertices, len(model.triangles), model.n_exp) == (468, 852, 28)
+    assert 1 <= model.n_id < 80 and (tmp_path / "results/benchmarks/learn_3dmm.tsv").is_file()
+    # model axes: y up (forehead above chin), z towards the viewer (nose tip in front of the cheeks)
+    forehead, chin, nose_tip, cheek = model.mean[[10, 152, 1, 234]]
+    assert forehead[1] > chin[1] and nose_tip[2] > cheek[2]
+    a, b, c = (model.mean[model.triangles[:, i], :2] for i in range(3))
+    facing = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]) > 0
+    assert facing.mean() > 0.85  # counter-clockwise seen from the front, but where the face turns away
+
+    config["morphable_model"] = {"n_exp": 10}
+    assert job_rules(snakemake(tmp_path, "-n", "results/3dmm/learned.h5", config=config).stdout) == ["learn_3dmm"]
 
 
 def job_rules(dry_run_output: str) -> list[str]:

@@ -8,6 +8,7 @@ from snakemake.utils import min_version, validate
 from headgan_prep.manifest import clips_by_shard, read_manifest
 from headgan_prep.detect import detector_model_path
 from headgan_prep.landmarks import LandmarksConfig
+from headgan_prep.learn_3dmm import FACEMESH_TESSELLATION_FILE
 from headgan_prep.models import fetchable_models, resolve_model
 
 min_version("9.0")
@@ -128,6 +129,35 @@ def split_landmark_stores(wildcards):
     """Landmark stores of every shard of one split."""
     shards = [s for s in manifest_shards() if s.rsplit("-", 1)[0] == wildcards.split]
     return expand(RESULTS / "landmarks/{shard}.zarr", shard=shards)
+
+
+def train_landmark_stores(wildcards):
+    """Landmark stores of every shard of the training split (a missing split is an error naming it)."""
+    shards = [s for s in manifest_shards() if s.rsplit("-", 1)[0] == "train"]
+    if not shards:
+        raise WorkflowError(
+            "learning the 3DMM (morphable_model.source: learned) needs clips in the 'train' split; "
+            "the manifest has none"
+        )
+    return expand(RESULTS / "landmarks/{shard}.zarr", shard=shards)
+
+
+def morphable_model_file():
+    """The 3DMM file the fit uses: the learned model, or the configured file (checked to exist)."""
+    settings = config["morphable_model"]
+    if settings["source"] == "learned":
+        return RESULTS / "3dmm/learned.h5"
+    if not settings.get("file"):
+        raise WorkflowError(
+            "morphable_model.file must name a model file when source is 'file'"
+        )
+    path = Path(settings["file"])
+    if not path.is_file():
+        raise WorkflowError(
+            f"morphable model file {path} (morphable_model.file) does not exist; convert LSFM or BFM "
+            "with `headgan-prep convert-3dmm`, or set morphable_model.source: learned"
+        )
+    return path
 
 
 def landmark_models():
