@@ -18,6 +18,7 @@ include: "workflow/rules/ingest.smk"
 include: "workflow/rules/landmarks.smk"
 include: "workflow/rules/morphable_model.smk"
 include: "workflow/rules/fit.smk"
+include: "workflow/rules/render.smk"
 include: "workflow/rules/audio.smk"
 
 

@@ -1,7 +1,8 @@
 """``headgan-prep``: the command line the workflow rules call, usable by hand too.
 
 Sub-commands: ``make-demo``, ``fetch-models``, ``models``, ``manifest``, ``ingest``,
-``preview-crops``, ``audio``, ``landmarks``, ``preview-landmarks``, ``convert-3dmm``, ``learn-3dmm``, ``fit``.
+``preview-crops``, ``audio``, ``landmarks``, ``preview-landmarks``, ``convert-3dmm``, ``learn-3dmm``, ``fit``,
+``render``, ``preview-nmfc``.
 Settings come as a JSON object (``--settings``), the same dict as the matching section of
 ``config.yaml``, so a rule passes its config section through unchanged.
 """
@@ -162,6 +163,27 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_render(args: argparse.Namespace) -> int:
+    from headgan_prep.nmfc_store import render_shard
+    from headgan_prep.render import RenderConfig, RenderConfigError, RenderError
+
+    try:
+        cfg = RenderConfig.from_dict(_settings(args.settings))
+        stats = render_shard(Path(args.fit), Path(args.model), Path(args.out), cfg, size=args.size)
+    except (RenderConfigError, RenderError) as error:
+        raise SystemExit(f"headgan-prep render: {error}") from None
+    print(stats)
+    return 0
+
+
+def cmd_preview_nmfc(args: argparse.Namespace) -> int:
+    from headgan_prep.preview import nmfc_strips, write_png
+
+    strips = nmfc_strips([Path(s) for s in args.crops], [Path(s) for s in args.nmfc], max_clips=args.max_clips)
+    write_png(strips, Path(args.out))
+    return 0
+
+
 def cmd_preview_landmarks(args: argparse.Namespace) -> int:
     from headgan_prep.preview import landmark_grid, write_png
 
@@ -282,6 +304,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output Zarr store")
     p.add_argument("--rejected", required=True, help="output rejection TSV")
     p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("render", help="NMFC images of one shard's fits")
+    p.add_argument("--fit", required=True, help="input fit store, results/fit/{shard}.zarr")
+    p.add_argument("--model", required=True, help="morphable model HDF5 file the fit used")
+    p.add_argument("--size", type=int, default=256, help="side of the NMFC images: the crop size, pixels")
+    p.add_argument("--settings", help="JSON of config.yaml `render:`")
+    p.add_argument("--out", required=True, help="output Zarr store")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("preview-nmfc", help="PNG strips of crop | NMFC | overlay")
+    p.add_argument("--crops", nargs="*", default=[], help="results/crops/{shard}.zarr stores")
+    p.add_argument("--nmfc", nargs="*", default=[], help="results/nmfc/{shard}.zarr stores (same names)")
+    p.add_argument("--out", required=True, help="output PNG")
+    p.add_argument("--max-clips", type=int, default=12)
+    p.set_defaults(func=cmd_preview_nmfc)
 
     p = sub.add_parser("preview-landmarks", help="PNG grid of crops with their landmarks drawn")
     p.add_argument("--crops", nargs="*", default=[], help="results/crops/{shard}.zarr stores")

@@ -115,3 +115,42 @@ def landmark_grid(
             tile_at = partial(_landmark_tile, crops[clip_id]["frames"], clip, tile)
             rows.append(_clip_row(clip_id, clip["valid"][:], tile_at, frames_per_clip, tile))
     return _stack(rows, tile)
+
+
+def _nmfc_triple(frames, nmfc, tile: int, t: int) -> np.ndarray:
+    """Crop, NMFC and the NMFC laid over the crop (half each where the face is drawn) of frame ``t``;
+    (tile, 3·tile, 3) uint8."""
+    crop, face = _resized(frames[t], tile), _resized(nmfc[t], tile)
+    overlay = np.where(face.any(axis=-1, keepdims=True), crop // 2 + face // 2, crop)
+    return np.concatenate([crop, face, overlay], axis=1)
+
+
+def nmfc_strips(
+    crop_stores: list[Path], nmfc_stores: list[Path], *, max_clips: int = 12, frames_per_clip: int = 3, tile: int = 128
+) -> np.ndarray:
+    """Strips of crop | NMFC | overlay: one row per clip (the first ``max_clips`` clips of the NMFC
+    stores, in order), ``frames_per_clip`` frames evenly spaced over the clip.
+
+    Crop and NMFC stores are paired by file name (``{shard}.zarr``); frames the fit marked invalid
+    (black NMFC) get a red border.
+
+    Returns an RGB image (rows·tile, frames_per_clip·3·tile, 3) uint8; a single black tile with a note
+    when the NMFC stores hold no clip.
+    """
+    crops_by_name = {Path(p).name: Path(p) for p in crop_stores}
+    rows = []
+    for store_path in nmfc_stores:
+        nmfc = zarr.open_group(str(store_path), mode="r")
+        crops = zarr.open_group(str(crops_by_name[Path(store_path).name]), mode="r")
+        for clip_id in sorted(nmfc.group_keys())[: max_clips - len(rows)]:
+            clip = nmfc[clip_id]
+            valid = clip["valid"][:]
+            strips = []
+            for t in np.unique(np.linspace(0, len(valid) - 1, frames_per_clip).round().astype(int)):
+                strip = _nmfc_triple(crops[clip_id]["frames"], clip["nmfc"], tile, int(t))
+                if not valid[t]:
+                    cv2.rectangle(strip, (0, 0), (3 * tile - 1, tile - 1), (255, 0, 0), 3)
+                strips.append(_label(strip, f"t={t}" if strips else clip_id[:22]))
+            strips += [np.zeros((tile, 3 * tile, 3), np.uint8)] * (frames_per_clip - len(strips))
+            rows.append(np.concatenate(strips, axis=1))
+    return _stack(rows, tile)

@@ -1,4 +1,4 @@
-"""Synthetic morphable models and clips seen through known cameras, for the fit tests."""
+"""Synthetic morphable models and clips seen through known cameras, for the fit and render tests."""
 
 from __future__ import annotations
 
@@ -18,6 +18,31 @@ def synthetic_model(n_vertices=300, n_id=20, n_exp=8, seed=0) -> MorphableModel:
     mean = direction / np.linalg.norm(direction, axis=1, keepdims=True) * [70, 90, 50]
     q, _ = np.linalg.qr(rng.normal(size=(3 * n_vertices, n_id + n_exp)))
     return MorphableModel(mean, q[:, :n_id], q[:, n_id:], [[0, 1, 2]], np.arange(n_vertices), name="synthetic")
+
+
+def bumpy_head(n_rings=14, n_segments=28, seed=0) -> MorphableModel:
+    """Closed UV-sphere mesh about 140 × 180 × 120 units, with bumps deep enough to hide parts of
+    itself when turned, and small random bases: 2 + (n_rings − 1) · n_segments vertices,
+    2 · (n_rings − 1) · n_segments triangles."""
+    rng = np.random.default_rng(seed)
+    theta = np.linspace(0, np.pi, n_rings + 1)[1:-1, None]
+    phi = np.linspace(0, 2 * np.pi, n_segments, endpoint=False)[None]
+    radius = 1 + 0.25 * np.sin(3 * theta) * np.cos(4 * phi)
+    ring = np.stack([np.sin(theta) * np.cos(phi), np.cos(theta) + 0 * phi, np.sin(theta) * np.sin(phi)], -1)
+    ring = (ring * radius[..., None]).reshape(-1, 3)
+    vertices = np.concatenate([[[0, 1, 0]], ring, [[0, -1, 0]]]) * [70, 90, 60]
+
+    def index(i, j):
+        return 1 + i * n_segments + j % n_segments
+
+    triangles = [[0, index(0, j + 1), index(0, j)] for j in range(n_segments)]
+    for i in range(n_rings - 2):
+        for j in range(n_segments):
+            triangles += [[index(i, j), index(i, j + 1), index(i + 1, j)]]
+            triangles += [[index(i, j + 1), index(i + 1, j + 1), index(i + 1, j)]]
+    triangles += [[len(vertices) - 1, index(n_rings - 2, j), index(n_rings - 2, j + 1)] for j in range(n_segments)]
+    basis, _ = np.linalg.qr(rng.normal(size=(3 * len(vertices), 7)))
+    return MorphableModel(vertices, basis[:, :4], basis[:, 4:], triangles, np.arange(10), name="bumpy head")
 
 
 @dataclass

@@ -10,6 +10,7 @@ from headgan_prep.fit import FitConfig
 from headgan_prep.ingest import IngestConfig
 from headgan_prep.landmarks import LandmarksConfig
 from headgan_prep.learn_3dmm import MorphableModelConfig
+from headgan_prep.render import RenderConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((REPO_ROOT / "workflow/schemas/config.schema.yaml").read_text())
@@ -70,3 +71,12 @@ def test_fit_schema_defaults_are_the_library_defaults():
 def test_config_yaml_fit_section_is_complete_and_accepted():
     section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["fit"]
     assert FitConfig.from_dict(section).to_dict() == section
+
+
+def test_render_schema_defaults_are_the_library_defaults():
+    assert schema_defaults(SCHEMA["properties"]["render"]) == RenderConfig().to_dict()
+
+
+def test_config_yaml_render_section_is_complete_and_accepted():
+    section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["render"]
+    assert RenderConfig.from_dict(section).to_dict() == section

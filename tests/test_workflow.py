@@ -165,7 +165,14 @@ def test_demo_end_to_end_and_rerun_only_what_changed(tmp_path, workflow_models):
             clip = fits[clip_id]
             assert clip["camera"].shape == (clip.attrs["n_frames"], 7) and clip["valid"][...].any()
         assert (results / f"benchmarks/fit/{shard}.tsv").is_file()
+        nmfc = zarr.open_group(results / f"nmfc/{shard}.zarr", mode="r")
+        assert clip_groups(nmfc) == clip_groups(fits) and nmfc.attrs["shard"] == shard
+        for clip_id in clip_groups(nmfc):
+            assert nmfc[clip_id]["nmfc"].shape == (fits[clip_id].attrs["n_frames"], 256, 256, 3)
+            assert nmfc[clip_id]["nmfc"][0].any() or not fits[clip_id]["valid"][0]
+        assert (results / f"benchmarks/render/{shard}.tsv").is_file()
     assert {p.name for p in (results / "preview/landmarks").iterdir()} == {"test.png", "train.png"}
+    assert {p.name for p in (results / "preview/nmfc").iterdir()} == {"test.png", "train.png"}
     assert "Nothing to be done" in snakemake(tmp_path, "-n", "preprocess", config=config).stdout
 
     # 2. the same data as a user dataset: editing one clip re-runs its shard only
@@ -200,15 +207,30 @@ def test_demo_end_to_end_and_rerun_only_what_changed(tmp_path, workflow_models):
     user["ingest"] = {}
     user["landmarks"] = {"smoothing": "savgol"}
     dry = snakemake(tmp_path, "-n", "preprocess", config=user).stdout
-    assert sorted(set(job_rules(dry))) == ["fit", "landmarks", "learn_3dmm", "preprocess", "preview_landmarks"]
+    assert sorted(set(job_rules(dry))) == [
+        "fit",
+        "landmarks",
+        "learn_3dmm",
+        "preprocess",
+        "preview_landmarks",
+        "preview_nmfc",
+        "render",
+    ]
     assert job_rules(dry).count("landmarks") == len(after)
 
-    # 5. a fit parameter re-runs the fit jobs only
+    # 5. a fit parameter re-runs the fit jobs and what is rendered from them only
     user["landmarks"] = {}
     user["fit"] = {"solver": "bounded"}
     dry = snakemake(tmp_path, "-n", "preprocess", config=user).stdout
-    assert sorted(set(job_rules(dry))) == ["fit", "preprocess"]
+    assert sorted(set(job_rules(dry))) == ["fit", "preprocess", "preview_nmfc", "render"]
     assert job_rules(dry).count("fit") == len(after)
+
+    # 6. a render parameter re-runs the render jobs and their previews only
+    user["fit"] = {}
+    user["render"] = {"colouring": "vertex"}
+    dry = snakemake(tmp_path, "-n", "preprocess", config=user).stdout
+    assert sorted(set(job_rules(dry))) == ["preprocess", "preview_nmfc", "render"]
+    assert job_rules(dry).count("render") == len(after)
 
 
 def test_learned_3dmm_from_the_demo_landmarks(tmp_path, workflow_models):

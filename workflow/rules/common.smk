@@ -131,6 +131,12 @@ def split_landmark_stores(wildcards):
     return expand(RESULTS / "landmarks/{shard}.zarr", shard=shards)
 
 
+def split_nmfc_stores(wildcards):
+    """NMFC stores of every shard of one split."""
+    shards = [s for s in manifest_shards() if s.rsplit("-", 1)[0] == wildcards.split]
+    return expand(RESULTS / "nmfc/{shard}.zarr", shard=shards)
+
+
 def train_landmark_stores(wildcards):
     """Landmark stores of every shard of the training split (a missing split is an error naming it)."""
     shards = [s for s in manifest_shards() if s.rsplit("-", 1)[0] == "train"]

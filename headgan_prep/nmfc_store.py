@@ -1,0 +1,99 @@
+"""The NMFC images of one shard: fit store and morphable model in, NMFC store out.
+
+Every clip of the fit store (``results/fit/{shard}.zarr``) is rendered with
+:class:`headgan_prep.render.NMFCRenderer` from its identity, expressions and cameras; frames the fit
+marked invalid are black.
+
+Store layout (Zarr v3, ``schema`` :data:`SCHEMA`)::
+
+    {shard}.zarr/                          attrs: schema, shard, n_clips, model, size, config
+      {clip_id}/                           attrs: clip_id, n_frames, n_valid
+        nmfc   (T, 256, 256, 3) uint8      NMFC images (headgan_prep.render), one chunk per frame
+        valid  (T,) bool                   the fit's valid frames
+
+The store is written to a temporary sibling and renamed when complete; its bytes depend only on
+the inputs and the configuration.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+from headgan_prep.atomic import atomic_directory
+from headgan_prep.morphable_model import MorphableModel
+from headgan_prep.rejections import ShardStats
+from headgan_prep.render import NMFCRenderer, RenderConfig, RenderConfigError
+
+SCHEMA = "headgan.nmfc/1"
+DEFAULT_SIZE = 256
+"""Default side of the NMFC images, pixels (the default crop size)."""
+
+
+def render_shard(
+    fit_store: Path, model_path: Path, out_store: Path, cfg: RenderConfig, size: int = DEFAULT_SIZE
+) -> ShardStats:
+    """Render the NMFC images of every clip of a fit store.
+
+    Parameters
+    ----------
+    fit_store : Path
+        ``results/fit/{shard}.zarr`` (schema ``headgan.fit/1``).
+    model_path : Path
+        The morphable model HDF5 file the clips were fitted with.
+    out_store : Path
+        Zarr store to create, ``{shard}.zarr``; its stem is the shard name. Replaced if it exists.
+    cfg : RenderConfig
+    size : int
+        Side of the NMFC images, pixels: the crop size (``ingest.crop_size``) the cameras refer to.
+
+    Returns
+    -------
+    ShardStats
+        No clip is rejected: ``n_kept == n_clips``.
+
+    Raises
+    ------
+    RenderConfigError
+        ``cfg`` is not a :class:`RenderConfig`.
+    headgan_prep.morphable_model.MorphableModelError
+        The model file is missing or invalid.
+    """
+    if not isinstance(cfg, RenderConfig):
+        raise RenderConfigError(f"cfg must be a RenderConfig, got {type(cfg).__name__}")
+    model = MorphableModel.load(model_path)
+    renderer = NMFCRenderer(model, size=size, batch=cfg.batch, colouring=cfg.colouring)
+    fits = zarr.open_group(str(fit_store), mode="r")
+    with warnings.catch_warnings():  # Snakemake's .snakemake_timestamp file is not part of the store
+        warnings.filterwarnings("ignore", message="Object at .snakemake_timestamp")
+        clip_ids = sorted(fits.group_keys())
+    out_store = Path(out_store)
+    stats = ShardStats(n_clips=len(clip_ids), n_kept=len(clip_ids))
+    start = time.perf_counter()
+    with atomic_directory(out_store) as tmp:
+        root = zarr.open_group(store=str(tmp), mode="w", zarr_format=3)
+        for clip_id in clip_ids:
+            clip = fits[clip_id]
+            valid = clip["valid"][...]
+            images = renderer.render_clip(clip["identity"][...], clip["expression"][...], clip["camera"][...], valid)
+            attributes = {"clip_id": clip_id, "n_frames": int(len(valid)), "n_valid": int(valid.sum())}
+            group = root.create_group(clip_id, attributes=attributes)
+            group.create_array("nmfc", shape=images.shape, dtype=np.uint8, chunks=(1, size, size, 3))[...] = images
+            group.create_array("valid", shape=valid.shape, dtype=bool, chunks=valid.shape)[...] = valid
+            stats.n_frames += len(valid)
+        root.attrs.update(
+            {
+                "schema": SCHEMA,
+                "shard": out_store.stem,
+                "n_clips": len(clip_ids),
+                "model": model.name,
+                "size": size,
+                "config": cfg.to_dict(),
+            }
+        )
+    stats.seconds = time.perf_counter() - start
+    return stats

@@ -1,0 +1,43 @@
+PREPROCESS_PER_SHARD += [RESULTS / "nmfc/{shard}.zarr"]
+PREPROCESS_PER_SPLIT += [RESULTS / "preview/nmfc/{split}.png"]
+
+
+rule render:
+    """NMFC images of one shard's fits (`results/nmfc/{shard}.zarr`)."""
+    input:
+        fit=RESULTS / "fit/{shard}.zarr",
+        model=morphable_model_file(),
+    output:
+        store=directory(RESULTS / "nmfc/{shard}.zarr"),
+    log:
+        RESULTS / "logs/render/{shard}.log",
+    benchmark:
+        RESULTS / "benchmarks/render/{shard}.tsv"
+    conda:
+        "../../envs/render.yaml"
+    params:
+        settings=json.dumps(config["render"], sort_keys=True),
+        size=config["ingest"]["crop_size"],
+    shell:
+        "headgan-prep -q render --fit {input.fit} --model {input.model} --size {params.size}"
+        " --settings {params.settings:q} --out {output.store} > {log} 2>&1"
+
+
+rule preview_nmfc:
+    """PNG strips of crop | NMFC | overlay of one split, for people and the report."""
+    input:
+        crops=split_stores,
+        nmfc=split_nmfc_stores,
+    output:
+        report(
+            RESULTS / "preview/nmfc/{split}.png",
+            caption="../report/nmfc.rst",
+            category="NMFC",
+            labels={"split": "{split}"},
+        ),
+    log:
+        RESULTS / "logs/preview_nmfc/{split}.log",
+    conda:
+        "../../envs/render.yaml"
+    shell:
+        "headgan-prep -q preview-nmfc --out {output} --crops {input.crops} --nmfc {input.nmfc} > {log} 2>&1"
