@@ -2,7 +2,7 @@
 
 Sub-commands: ``make-demo``, ``fetch-models``, ``models``, ``manifest``, ``ingest``,
 ``preview-crops``, ``audio``, ``landmarks``, ``preview-landmarks``, ``convert-3dmm``, ``learn-3dmm``, ``fit``,
-``render``, ``preview-nmfc``.
+``render``, ``preview-nmfc``, ``dataset-index``, ``check``.
 Settings come as a JSON object (``--settings``), the same dict as the matching section of
 ``config.yaml``, so a rule passes its config section through unchanged.
 """
@@ -88,7 +88,7 @@ def cmd_manifest(args: argparse.Namespace) -> int:
         layout=settings.get("layout", "auto"),
         split_csv=Path(args.split_csv) if args.split_csv else None,
         default_split=settings.get("default_split", "train"),
-        clips_per_shard=settings.get("clips_per_shard", 64),
+        clips_per_shard=settings.get("clips_per_shard", 128),
         n_shards=settings.get("n_shards"),
         extensions=tuple(settings.get("extensions", ("mp4",))),
     )
@@ -197,6 +197,30 @@ def cmd_preview_crops(args: argparse.Namespace) -> int:
 
     write_png(crop_grid([Path(s) for s in args.stores], max_clips=args.max_clips), Path(args.out))
     return 0
+
+
+def cmd_dataset_index(args: argparse.Namespace) -> int:
+    from headgan_prep.dataset_index import DatasetIndexError, build_index, write_index
+    from headgan_prep.rejections import write_rejections
+
+    try:
+        index, rejected = build_index(Path(args.results), args.split)
+    except DatasetIndexError as error:
+        raise SystemExit(f"headgan-prep dataset-index: {error}") from None
+    write_index(index, Path(args.out))
+    write_rejections(Path(args.rejected), rejected)
+    print(f"dataset {args.split}: {index['n_clips']} clips, {index['n_frames']} frames, {len(rejected)} left out")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from headgan_prep.check import check_results
+
+    report = check_results(Path(args.results))
+    print(report.table())
+    for problem in report.problems:
+        print(problem, file=sys.stderr)
+    return 1 if report.problems else 0
 
 
 def cmd_convert_3dmm(args: argparse.Namespace) -> int:
@@ -326,6 +350,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output PNG")
     p.add_argument("--max-clips", type=int, default=12)
     p.set_defaults(func=cmd_preview_landmarks)
+
+    p = sub.add_parser("dataset-index", help="index of one split's clips that every stage has, as JSON")
+    p.add_argument("--split", required=True)
+    p.add_argument("--results", default="results", help="results folder holding the stores")
+    p.add_argument("--out", required=True, help="output JSON, results/dataset/{split}.json")
+    p.add_argument("--rejected", required=True, help="output rejection TSV of the clips left out")
+    p.set_defaults(func=cmd_dataset_index)
+
+    p = sub.add_parser("check", help="validate every store of a results folder; non-zero exit on a problem")
+    p.add_argument("--results", default="results", help="results folder holding the stores")
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("convert-3dmm", help="convert LSFM or a Basel Face Model into a morphable model file")
     p.add_argument("--format", required=True, choices=["lsfm", "bfm2009", "bfm2017"])

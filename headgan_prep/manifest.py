@@ -163,7 +163,7 @@ def build_manifest(
     layout: str = "auto",
     split_csv: Path | None = None,
     default_split: str | None = "train",
-    clips_per_shard: int = 64,
+    clips_per_shard: int = 128,
     n_shards: int | None = None,
     extensions: tuple[str, ...] = VIDEO_EXTENSIONS,
 ) -> tuple[list[Clip], list[tuple[str, str]]]:

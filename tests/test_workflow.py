@@ -267,5 +267,5 @@ def test_dry_run_of_150k_clips_is_fast(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     timing = json.loads(result.stdout.strip().splitlines()[-1])
-    assert timing["ingest_jobs"] >= 150000 // 64
+    assert timing["ingest_jobs"] >= 150000 // 128
     assert timing["dry_run_s"] < 60
