@@ -20,6 +20,7 @@ include: "workflow/rules/morphable_model.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/render.smk"
 include: "workflow/rules/audio.smk"
+include: "workflow/rules/dataset.smk"
 
 
 rule preprocess:

@@ -12,6 +12,7 @@ import yaml
 import zarr
 
 from headgan_prep.audio import clip_groups
+from headgan_prep.cli import main
 from headgan_prep.morphable_model import MorphableModel
 from headgan_prep.rejections import read_rejections
 
@@ -173,6 +174,9 @@ def test_demo_end_to_end_and_rerun_only_what_changed(tmp_path, workflow_models):
         assert (results / f"benchmarks/render/{shard}.tsv").is_file()
     assert {p.name for p in (results / "preview/landmarks").iterdir()} == {"test.png", "train.png"}
     assert {p.name for p in (results / "preview/nmfc").iterdir()} == {"test.png", "train.png"}
+    for split in ("train", "test"):
+        assert json.loads((results / f"dataset/{split}.json").read_text())["n_clips"] >= 1
+    assert main(["check", "--results", str(results)]) == 0
     assert "Nothing to be done" in snakemake(tmp_path, "-n", "preprocess", config=config).stdout
 
     # 2. the same data as a user dataset: editing one clip re-runs its shard only
@@ -208,6 +212,7 @@ def test_demo_end_to_end_and_rerun_only_what_changed(tmp_path, workflow_models):
     user["landmarks"] = {"smoothing": "savgol"}
     dry = snakemake(tmp_path, "-n", "preprocess", config=user).stdout
     assert sorted(set(job_rules(dry))) == [
+        "dataset",
         "fit",
         "landmarks",
         "learn_3dmm",
@@ -222,14 +227,14 @@ def test_demo_end_to_end_and_rerun_only_what_changed(tmp_path, workflow_models):
     user["landmarks"] = {}
     user["fit"] = {"solver": "bounded"}
     dry = snakemake(tmp_path, "-n", "preprocess", config=user).stdout
-    assert sorted(set(job_rules(dry))) == ["fit", "preprocess", "preview_nmfc", "render"]
+    assert sorted(set(job_rules(dry))) == ["dataset", "fit", "preprocess", "preview_nmfc", "render"]
     assert job_rules(dry).count("fit") == len(after)
 
     # 6. a render parameter re-runs the render jobs and their previews only
     user["fit"] = {}
     user["render"] = {"colouring": "vertex"}
     dry = snakemake(tmp_path, "-n", "preprocess", config=user).stdout
-    assert sorted(set(job_rules(dry))) == ["preprocess", "preview_nmfc", "render"]
+    assert sorted(set(job_rules(dry))) == ["dataset", "preprocess", "preview_nmfc", "render"]
     assert job_rules(dry).count("render") == len(after)
 
 

@@ -10,6 +10,7 @@ from headgan_prep.detect import detector_model_path
 from headgan_prep.landmarks import LandmarksConfig
 from headgan_prep.learn_3dmm import FACEMESH_TESSELLATION_FILE
 from headgan_prep.models import fetchable_models, resolve_model
+from headgan_prep.store_layout import STAGES
 
 min_version("9.0")
 
@@ -100,9 +101,8 @@ def stage_not_built(target):
 
     def _raise(wildcards):
         raise WorkflowError(
-            f"target '{target}' needs the training stores (landmarks, 3DMM fit, NMFC, audio "
-            "features and the dataset index), which this release of the pipeline does not build "
-            "yet; `snakemake preprocess` runs the stages that exist."
+            f"target '{target}' needs HeadGAN training, which this release of the pipeline does "
+            "not build yet; `snakemake preprocess` builds the stores and dataset indexes it reads."
         )
 
     return _raise
@@ -135,6 +135,19 @@ def split_nmfc_stores(wildcards):
     """NMFC stores of every shard of one split."""
     shards = [s for s in manifest_shards() if s.rsplit("-", 1)[0] == wildcards.split]
     return expand(RESULTS / "nmfc/{shard}.zarr", shard=shards)
+
+
+def split_stage_outputs(wildcards):
+    """Stores and rejection logs of every stage for every shard of one split, by stage."""
+    shards = [s for s in manifest_shards() if s.rsplit("-", 1)[0] == wildcards.split]
+    outputs = {}
+    for stage in STAGES:
+        outputs[stage.name] = [stage.store(RESULTS, shard) for shard in shards]
+        if stage.rejected is not None:
+            outputs[f"rejected_{stage.rejected}"] = [
+                stage.rejection_log(RESULTS, shard) for shard in shards
+            ]
+    return outputs
 
 
 def train_landmark_stores(wildcards):

@@ -1,0 +1,22 @@
+PREPROCESS_PER_SPLIT += [
+    RESULTS / "dataset/{split}.json",
+    RESULTS / "rejected/dataset/{split}.tsv",
+]
+
+
+rule dataset:
+    """Index of one split's clips that every stage has (`results/dataset/{split}.json`)."""
+    input:
+        unpack(split_stage_outputs),
+    output:
+        index=RESULTS / "dataset/{split}.json",
+        rejected=RESULTS / "rejected/dataset/{split}.tsv",
+    log:
+        RESULTS / "logs/dataset/{split}.log",
+    conda:
+        "../../envs/ingest.yaml"
+    params:
+        results=RESULTS,
+    shell:
+        "headgan-prep -q dataset-index --split {wildcards.split} --results {params.results}"
+        " --out {output.index} --rejected {output.rejected} > {log} 2>&1"
