@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from collections.abc import Callable
 
 import cv2
@@ -24,6 +23,7 @@ import numpy as np
 import skimage.data
 
 from headgan_prep.detect import BlazeFaceDetector, InsightFaceDetector, auto_input_size, letterbox_frames, make_detector
+from timing import rate
 
 DETECTORS = [
     ("mediapipe", None),
@@ -43,15 +43,6 @@ def test_frames(height: int, width: int) -> np.ndarray:
         y, x = (height - photo.shape[0]) // 2, (width - photo.shape[1]) // 2
         frame[y : y + photo.shape[0], x : x + photo.shape[1]] = photo
     return np.repeat(frame[None], BATCH, axis=0)
-
-
-def rate(work: Callable[[], int], seconds: float) -> float:
-    """Frames per second of ``work`` (which returns how many frames it processed), after a warm-up."""
-    work()
-    frames, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        frames += work()
-    return frames / (time.perf_counter() - start)
 
 
 def raw_work(detector, frames: np.ndarray, threads: int) -> Callable[[], int]:

@@ -28,8 +28,6 @@ import argparse
 import math
 import os
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -39,6 +37,7 @@ import skimage.data
 from headgan_prep.facemesh import INPUT_SIZE
 from headgan_prep.insightface_landmarks import N_POINTS, DenseLandmarks3D
 from headgan_prep.landmarks import LandmarksConfig, clip_landmarks, make_landmarker
+from timing import rate
 
 
 def test_frames(n: int) -> np.ndarray:
@@ -51,15 +50,6 @@ def test_frames(n: int) -> np.ndarray:
         matrix[:, 2] += (4 * math.cos(a), 4 * math.sin(a))
         frames.append(cv2.warpAffine(base, matrix, (256, 256), borderMode=cv2.BORDER_REPLICATE))
     return np.stack(frames)
-
-
-def rate(work: Callable[[], int], seconds: float) -> float:
-    """Frames per second of ``work`` (which returns how many frames it processed), after a warm-up."""
-    work()
-    frames, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        frames += work()
-    return frames / (time.perf_counter() - start)
 
 
 def resnet_landmark_model(path: Path, seed: int = 0) -> Path:

@@ -40,21 +40,35 @@ def _landmark_tile(frames, marks, tile: int, t: int) -> np.ndarray:
     return img
 
 
-def _clip_row(clip_id: str, valid: np.ndarray, tile_at, frames_per_clip: int, tile: int) -> np.ndarray:
+def _clip_row(clip_id: str, valid: np.ndarray, tile_at, frames_per_clip: int) -> np.ndarray:
     """One grid row: ``frames_per_clip`` frames evenly spaced over the clip.
 
     ``valid`` is the clip's (T,) bool mask (invalid frames get a red border); ``tile_at(t)`` gives
-    the (tile, tile, 3) uint8 image of frame ``t``. Returns (tile, frames_per_clip·tile, 3) uint8.
+    the (H, W, 3) uint8 image of frame ``t``, the same size for every frame. Returns
+    (H, frames_per_clip·W, 3) uint8, black where the clip has fewer frames.
     """
     index = np.unique(np.linspace(0, len(valid) - 1, frames_per_clip).round().astype(int))
     tiles = []
     for i, t in enumerate(index):
         img = tile_at(int(t))
         if not valid[t]:
-            cv2.rectangle(img, (0, 0), (tile - 1, tile - 1), (255, 0, 0), 3)
+            cv2.rectangle(img, (0, 0), (img.shape[1] - 1, img.shape[0] - 1), (255, 0, 0), 3)
         tiles.append(_label(img, f"t={t}" if i else clip_id[:22]))
-    tiles += [np.zeros((tile, tile, 3), np.uint8)] * (frames_per_clip - len(tiles))
+    tiles += [np.zeros_like(tiles[0])] * (frames_per_clip - len(tiles))
     return np.concatenate(tiles, axis=1)
+
+
+def _paired_clips(crop_stores: list[Path], stage_stores: list[Path], max_clips: int):
+    """The first ``max_clips`` clips of the stage stores, in order, as ``(clip_id, crop group, stage
+    group)``; crop and stage stores are paired by file name (``{shard}.zarr``)."""
+    crops_by_name = {Path(p).name: Path(p) for p in crop_stores}
+    n = 0
+    for store_path in stage_stores:
+        stage = zarr.open_group(str(store_path), mode="r")
+        crops = zarr.open_group(str(crops_by_name[Path(store_path).name]), mode="r")
+        for clip_id in sorted(stage.group_keys())[: max_clips - n]:
+            n += 1
+            yield clip_id, crops[clip_id], stage[clip_id]
 
 
 def _stack(rows: list[np.ndarray], tile: int) -> np.ndarray:
@@ -78,7 +92,7 @@ def crop_grid(stores: list[Path], *, max_clips: int = 12, frames_per_clip: int =
         for clip_id in sorted(group.group_keys())[: max_clips - len(rows)]:
             clip = group[clip_id]
             tile_at = partial(_crop_tile, clip["frames"], tile)
-            rows.append(_clip_row(clip_id, clip["valid"][:], tile_at, frames_per_clip, tile))
+            rows.append(_clip_row(clip_id, clip["valid"][:], tile_at, frames_per_clip))
     return _stack(rows, tile)
 
 
@@ -105,15 +119,10 @@ def landmark_grid(
     Returns an RGB image (rows·tile, frames_per_clip·tile, 3) uint8; a single black tile with a note
     when no clip has landmarks.
     """
-    crops_by_name = {Path(p).name: Path(p) for p in crop_stores}
-    rows = []
-    for store_path in landmark_stores:
-        marks = zarr.open_group(str(store_path), mode="r")
-        crops = zarr.open_group(str(crops_by_name[Path(store_path).name]), mode="r")
-        for clip_id in sorted(marks.group_keys())[: max_clips - len(rows)]:
-            clip = marks[clip_id]
-            tile_at = partial(_landmark_tile, crops[clip_id]["frames"], clip, tile)
-            rows.append(_clip_row(clip_id, clip["valid"][:], tile_at, frames_per_clip, tile))
+    rows = [
+        _clip_row(clip_id, marks["valid"][:], partial(_landmark_tile, crops["frames"], marks, tile), frames_per_clip)
+        for clip_id, crops, marks in _paired_clips(crop_stores, landmark_stores, max_clips)
+    ]
     return _stack(rows, tile)
 
 
@@ -137,20 +146,8 @@ def nmfc_strips(
     Returns an RGB image (rows·tile, frames_per_clip·3·tile, 3) uint8; a single black tile with a note
     when the NMFC stores hold no clip.
     """
-    crops_by_name = {Path(p).name: Path(p) for p in crop_stores}
-    rows = []
-    for store_path in nmfc_stores:
-        nmfc = zarr.open_group(str(store_path), mode="r")
-        crops = zarr.open_group(str(crops_by_name[Path(store_path).name]), mode="r")
-        for clip_id in sorted(nmfc.group_keys())[: max_clips - len(rows)]:
-            clip = nmfc[clip_id]
-            valid = clip["valid"][:]
-            strips = []
-            for t in np.unique(np.linspace(0, len(valid) - 1, frames_per_clip).round().astype(int)):
-                strip = _nmfc_triple(crops[clip_id]["frames"], clip["nmfc"], tile, int(t))
-                if not valid[t]:
-                    cv2.rectangle(strip, (0, 0), (3 * tile - 1, tile - 1), (255, 0, 0), 3)
-                strips.append(_label(strip, f"t={t}" if strips else clip_id[:22]))
-            strips += [np.zeros((tile, 3 * tile, 3), np.uint8)] * (frames_per_clip - len(strips))
-            rows.append(np.concatenate(strips, axis=1))
+    rows = [
+        _clip_row(clip_id, nmfc["valid"][:], partial(_nmfc_triple, crops["frames"], nmfc["nmfc"], tile), frames_per_clip)
+        for clip_id, crops, nmfc in _paired_clips(crop_stores, nmfc_stores, max_clips)
+    ]
     return _stack(rows, tile)
