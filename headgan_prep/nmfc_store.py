@@ -8,7 +8,8 @@ Store layout (Zarr v3, ``schema`` :data:`SCHEMA`)::
 
     {shard}.zarr/                          attrs: schema, shard, n_clips, model, size, config
       {clip_id}/                           attrs: clip_id, n_frames, n_valid
-        nmfc   (T, 256, 256, 3) uint8      NMFC images (headgan_prep.render), one chunk per frame
+        nmfc   (T, 256, 256, 3) uint8      NMFC images (headgan_prep.render), one chunk per frame,
+                                           one shard file per clip
         valid  (T,) bool                   the fit's valid frames
 
 The store is written to a temporary sibling and renamed when complete; its bytes depend only on
@@ -25,6 +26,7 @@ import numpy as np
 import zarr
 
 from headgan_prep.atomic import atomic_directory
+from headgan_prep.ingest import ZARR_WRITE_SETTINGS
 from headgan_prep.morphable_model import MorphableModel
 from headgan_prep.rejections import ShardStats
 from headgan_prep.render import NMFCRenderer, RenderConfig, RenderConfigError
@@ -82,7 +84,11 @@ def render_shard(
             images = renderer.render_clip(clip["identity"][...], clip["expression"][...], clip["camera"][...], valid)
             attributes = {"clip_id": clip_id, "n_frames": int(len(valid)), "n_valid": int(valid.sum())}
             group = root.create_group(clip_id, attributes=attributes)
-            group.create_array("nmfc", shape=images.shape, dtype=np.uint8, chunks=(1, size, size, 3))[...] = images
+            with zarr.config.set(ZARR_WRITE_SETTINGS):
+                nmfc = group.create_array(
+                    "nmfc", shape=images.shape, dtype=np.uint8, chunks=(1, size, size, 3), shards=images.shape
+                )
+                nmfc[...] = images
             group.create_array("valid", shape=valid.shape, dtype=bool, chunks=valid.shape)[...] = valid
             stats.n_frames += len(valid)
         root.attrs.update(

@@ -35,7 +35,7 @@ VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e ".[dev,slurm]"
+"$VENV/bin/python" -m pip install -q -e ".[dev,slurm,train]"
 
 if [ "$models" = 1 ]; then
   "$VENV/bin/headgan-prep" -q fetch-models --models-dir "${HEADGAN_MODELS_DIR:-models}"

@@ -19,24 +19,24 @@ READS["audio"] = ("crops",)
 """Per stage, the stages whose rejections it inherits."""
 
 
-def clip_arrays(n_frames: int, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
-    """Per stage name, the arrays of one clip of ``n_frames`` frames."""
+def clip_arrays(n_frames: int, seed: int = 0, size: int = SIZE) -> dict[str, dict[str, np.ndarray]]:
+    """Per stage name, the arrays of one clip of ``n_frames`` frames of ``size``² pixels."""
     rng = np.random.default_rng(seed)
     t = n_frames
     return {
         "crops": {
-            "frames": rng.integers(0, 256, (t, SIZE, SIZE, 3), dtype=np.uint8),
+            "frames": rng.integers(0, 256, (t, size, size, 3), dtype=np.uint8),
             "audio": rng.uniform(-1, 1, 640 * t).astype(np.float32),
             "boxes": rng.uniform(0, 100, (t, 4)).astype(np.float32),
             "scores": rng.uniform(0, 1, t).astype(np.float32),
             "valid": np.ones(t, bool),
         },
         "landmarks": {
-            "points": rng.uniform(0, SIZE, (t, N_POINTS, 3)).astype(np.float32),
-            "ibug68": rng.uniform(0, SIZE, (t, 68, 3)).astype(np.float32),
+            "points": rng.uniform(0, size, (t, N_POINTS, 3)).astype(np.float32),
+            "ibug68": rng.uniform(0, size, (t, 68, 3)).astype(np.float32),
             "score": rng.uniform(0, 1, t).astype(np.float32),
             "valid": np.ones(t, bool),
-            "mouth_box": rng.uniform(0, SIZE, (t, 4)).astype(np.float32),
+            "mouth_box": rng.uniform(0, size, (t, 4)).astype(np.float32),
         },
         "fit": {
             "identity": rng.normal(size=N_ID).astype(np.float32),
@@ -47,14 +47,16 @@ def clip_arrays(n_frames: int, seed: int = 0) -> dict[str, dict[str, np.ndarray]
             "valid": np.ones(t, bool),
         },
         "nmfc": {
-            "nmfc": rng.integers(0, 256, (t, SIZE, SIZE, 3), dtype=np.uint8),
+            "nmfc": rng.integers(0, 256, (t, size, size, 3), dtype=np.uint8),
             "valid": np.ones(t, bool),
         },
         "audio": {"features": rng.normal(size=(t, 300)).astype(np.float32)},
     }
 
 
-def write_results(results: Path, shards: dict[str, dict[str, int]], rejected: dict[str, list] | None = None) -> None:
+def write_results(
+    results: Path, shards: dict[str, dict[str, int]], rejected: dict[str, list] | None = None, size: int = SIZE
+) -> None:
     """Stores and rejection logs of every stage under ``results``.
 
     Parameters
@@ -65,6 +67,8 @@ def write_results(results: Path, shards: dict[str, dict[str, int]], rejected: di
     rejected : dict, optional
         ``{stage name: [(shard, clip_id, reason)]}``: the clip is left out of that stage's store and
         of the stores of the stages that read it (:data:`READS`), and logged in the stage's rejection log.
+    size : int
+        Side of the frames and NMFC images, pixels.
     """
     rejected = rejected or {}
     for shard, clips in shards.items():
@@ -78,7 +82,7 @@ def write_results(results: Path, shards: dict[str, dict[str, int]], rejected: di
             for index, (clip_id, n_frames) in enumerate(sorted(kept.items())):
                 attrs = {"clip_id": clip_id, "n_frames": n_frames, "identity": clip_id.split("+")[0]}
                 group = root.create_group(clip_id, attributes=attrs)
-                for name, values in clip_arrays(n_frames, seed=seed * 100 + index)[stage.name].items():
+                for name, values in clip_arrays(n_frames, seed=seed * 100 + index, size=size)[stage.name].items():
                     group.create_array(name, data=values)
             if stage.rejected is not None:
                 log_rows = [RejectionRow(c, "", stage.rejected, reason, "detail") for c, reason in rows]

@@ -80,3 +80,16 @@ def test_render_schema_defaults_are_the_library_defaults():
 def test_config_yaml_render_section_is_complete_and_accepted():
     section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["render"]
     assert RenderConfig.from_dict(section).to_dict() == section
+
+
+def test_train_schema_defaults_are_the_library_defaults():
+    from headgan_model.settings import TrainSettings
+
+    assert schema_defaults(SCHEMA["properties"]["train"]) == TrainSettings().to_dict()
+
+
+def test_config_yaml_train_section_is_complete_and_accepted():
+    from headgan_model.settings import TrainSettings
+
+    section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["train"]
+    assert TrainSettings.from_dict(section).to_dict() == section

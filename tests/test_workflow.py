@@ -127,9 +127,34 @@ def test_missing_deepspeech_model_names_the_file(tmp_path):
 
 
 def test_targets_without_their_stages_say_so(tmp_path):
-    result = snakemake(tmp_path, "-n", "train", config=tiny_config(tmp_path, tmp_path / "models"), check=False)
+    result = snakemake(tmp_path, "-n", "evaluate", config=tiny_config(tmp_path, tmp_path / "models"), check=False)
     assert result.returncode != 0
     assert "does not build yet" in result.stdout + result.stderr
+
+
+def test_missing_vgg_weights_stop_train_only_and_name_the_file(tmp_path):
+    config = tiny_config(tmp_path, tmp_path / "models")
+    config["train"] = {"vgg": {"enabled": True}}
+    result = snakemake(tmp_path, "-n", "train", config=config, check=False)
+    assert result.returncode != 0
+    assert "vgg19-dcbbe1ae.pth" in result.stdout + result.stderr
+    assert "download.pytorch.org" in result.stdout + result.stderr
+    assert snakemake(tmp_path, "-n", "preprocess", config=config).returncode == 0
+
+
+TINY_TRAINING = {
+    "steps": 2,
+    "batch_size": 2,
+    "generator": {"width": 4, "spade_hidden": 8},
+    "discriminator": {"width": 8, "n_layers": 2},
+    "mouth_discriminator": {"width": 8, "n_layers": 2},
+    "vgg": {"enabled": False},
+    "workers": 1,
+    "checkpoint_every": 1,
+    "log_every": 1,
+    "sample_rows": 2,
+}
+"""Training settings whose steps take about a second at 256² on a CPU."""
 
 
 def store_stamps(results: Path) -> dict[str, int]:
@@ -174,10 +199,24 @@ def test_demo_end_to_end_and_rerun_only_what_changed(tmp_path, workflow_models):
         assert (results / f"benchmarks/render/{shard}.tsv").is_file()
     assert {p.name for p in (results / "preview/landmarks").iterdir()} == {"test.png", "train.png"}
     assert {p.name for p in (results / "preview/nmfc").iterdir()} == {"test.png", "train.png"}
+    assert {p.name for p in (results / "preview/dataset").iterdir()} == {"test.png", "train.png"}
     for split in ("train", "test"):
         assert json.loads((results / f"dataset/{split}.json").read_text())["n_clips"] >= 1
     assert main(["check", "--results", str(results)]) == 0
     assert "Nothing to be done" in snakemake(tmp_path, "-n", "preprocess", config=config).stdout
+
+    # training on the demo's training split; more steps continue the run from its newest checkpoint
+    config["train"] = dict(TINY_TRAINING)
+    snakemake(tmp_path, "train", config=config)
+    run = results / "train/headgan"
+    assert {"generator.pt", "samples.png", "loss_curves.png", "losses.tsv"} <= {p.name for p in run.iterdir()}
+    assert any((run / "tensorboard").iterdir())
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-00000001.pt", "step-00000002.pt"]
+    config["train"]["steps"] = 3
+    snakemake(tmp_path, "train", config=config)
+    assert "resumed" in (results / "logs/train/headgan.log").read_text()
+    assert (run / "checkpoints/step-00000003.pt").is_file()
+    assert len((run / "losses.tsv").read_text().splitlines()) == 1 + 3
 
     # 2. the same data as a user dataset: editing one clip re-runs its shard only
     data = tmp_path / "data"
@@ -217,6 +256,7 @@ def test_demo_end_to_end_and_rerun_only_what_changed(tmp_path, workflow_models):
         "landmarks",
         "learn_3dmm",
         "preprocess",
+        "preview_dataset",
         "preview_landmarks",
         "preview_nmfc",
         "render",
@@ -227,14 +267,14 @@ def test_demo_end_to_end_and_rerun_only_what_changed(tmp_path, workflow_models):
     user["landmarks"] = {}
     user["fit"] = {"solver": "bounded"}
     dry = snakemake(tmp_path, "-n", "preprocess", config=user).stdout
-    assert sorted(set(job_rules(dry))) == ["dataset", "fit", "preprocess", "preview_nmfc", "render"]
+    assert sorted(set(job_rules(dry))) == ["dataset", "fit", "preprocess", "preview_dataset", "preview_nmfc", "render"]
     assert job_rules(dry).count("fit") == len(after)
 
     # 6. a render parameter re-runs the render jobs and their previews only
     user["fit"] = {}
     user["render"] = {"colouring": "vertex"}
     dry = snakemake(tmp_path, "-n", "preprocess", config=user).stdout
-    assert sorted(set(job_rules(dry))) == ["dataset", "preprocess", "preview_nmfc", "render"]
+    assert sorted(set(job_rules(dry))) == ["dataset", "preprocess", "preview_dataset", "preview_nmfc", "render"]
     assert job_rules(dry).count("render") == len(after)
 
 

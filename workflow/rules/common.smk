@@ -101,11 +101,33 @@ def stage_not_built(target):
 
     def _raise(wildcards):
         raise WorkflowError(
-            f"target '{target}' needs HeadGAN training, which this release of the pipeline does "
-            "not build yet; `snakemake preprocess` builds the stores and dataset indexes it reads."
+            f"target '{target}' needs the evaluation stage, which this release of the pipeline does "
+            "not build yet; `snakemake train` trains the model it would evaluate."
         )
 
     return _raise
+
+
+TRAIN_RUN = RESULTS / "train" / config["train"]["run"]
+
+
+def vgg_weights_input(wildcards):
+    """The VGG19 weights file as an input of training ([] when the perceptual loss is off); an input
+    function, so that a missing file stops `train` only."""
+    vgg = config["train"]["vgg"]
+    if not vgg["enabled"]:
+        return []
+    if Path(vgg["weights"]).is_absolute():
+        return vgg["weights"]
+    return model_input(vgg["weights"])
+
+
+def train_launcher():
+    """`headgan-train`, or torchrun with one process per GPU when train.nproc > 1."""
+    nproc = config["train"]["nproc"]
+    if nproc == 1:
+        return "headgan-train"
+    return f"torchrun --standalone --nproc_per_node={nproc} -m headgan_model.cli"
 
 
 def shard_videos(wildcards):

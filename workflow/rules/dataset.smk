@@ -20,3 +20,25 @@ rule dataset:
     shell:
         "headgan-prep -q dataset-index --split {wildcards.split} --results {params.results}"
         " --out {output.index} --rejected {output.rejected} > {log} 2>&1"
+
+
+PREPROCESS_PER_SPLIT += [RESULTS / "preview/dataset/{split}.png"]
+
+
+rule preview_dataset:
+    """PNG grid of random training samples of one split (reference, NMFC, landmarks, audio)."""
+    input:
+        RESULTS / "dataset/{split}.json",
+    output:
+        report(
+            RESULTS / "preview/dataset/{split}.png",
+            caption="../report/dataset.rst",
+            category="Training samples",
+            labels={"split": "{split}"},
+        ),
+    log:
+        RESULTS / "logs/preview_dataset/{split}.log",
+    conda:
+        "../../envs/ingest.yaml"
+    shell:
+        "headgan-prep -q preview-dataset --index {input} --out {output} > {log} 2>&1"

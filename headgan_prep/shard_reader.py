@@ -1,0 +1,114 @@
+"""Direct reads of whole frames from the stores' sharded image arrays, for the training loader.
+
+The crop and NMFC arrays are Zarr v3 arrays of shape (T, S, S, 3) held in one shard file per clip,
+one inner chunk per frame. zarr-python spends about 1–1.5 ms of bookkeeping per read on such an
+array (event-loop round trips, re-reading the shard index), several times the cost of the read
+itself; a training sample reads four of them. :class:`ShardedFrames` reads the shard index once,
+then each frame with one ``pread`` and one decompression, following the Zarr v3 sharding
+specification (index of (offset, nbytes) uint64 pairs plus a CRC32C at the end of the file; an
+all-ones pair marks a chunk never written, read as the fill value).
+
+Only that layout is handled — one shard covering the array, chunks of one frame, inner codecs
+``bytes`` then none, ``blosc`` or ``zstd``, little-endian index with CRC32C at the end, local
+files. :meth:`ShardedFrames.open` returns None for anything else, and callers fall back to zarr.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numcodecs
+import numpy as np
+import zarr
+from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec, ZstdCodec
+from zarr.codecs.sharding import ShardingCodecIndexLocation
+from zarr.storage import LocalStore
+
+MISSING = np.iinfo(np.uint64).max
+"""Offset and size of a chunk the shard does not hold."""
+
+
+class ShardedFrames:
+    """Frames of a (T, …) uint8 Zarr v3 array stored as one shard of one-frame chunks.
+
+    Attributes
+    ----------
+    path : Path
+        The shard file.
+    shape : tuple of int
+    index : numpy.ndarray
+        (T, 2) uint64: byte offset and size of each frame's chunk in the shard file.
+    """
+
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.dtype, fill_value, decode, index: np.ndarray):
+        self.path = path
+        self.shape = shape
+        self.dtype = dtype
+        self.fill_value = fill_value
+        self._decode = decode
+        self.index = index
+
+    @classmethod
+    def open(cls, array: zarr.Array) -> ShardedFrames | None:
+        """A direct reader of ``array``, or None when its layout is not the one described above."""
+        codecs = array.metadata.codecs if array.metadata.zarr_format == 3 else ()
+        if len(codecs) != 1 or not isinstance(codecs[0], ShardingCodec) or not isinstance(array.store, LocalStore):
+            return None
+        sharding = codecs[0]
+        frame_chunk = (1, *array.shape[1:])
+        if array.metadata.chunk_grid.chunk_shape != array.shape or sharding.chunk_shape != frame_chunk:
+            return None
+        if array.dtype != np.uint8 or sharding.index_location != ShardingCodecIndexLocation.end:
+            return None
+        index_codecs = sharding.index_codecs
+        if len(index_codecs) != 2 or not isinstance(index_codecs[1], Crc32cCodec):
+            return None
+        if not isinstance(index_codecs[0], BytesCodec) or str(index_codecs[0].endian.value) != "little":
+            return None
+        inner = sharding.codecs
+        if not isinstance(inner[0], BytesCodec) or len(inner) > 2:
+            return None
+        compressor = inner[1] if len(inner) == 2 else None
+        if compressor is None:
+            decode = bytes
+        elif isinstance(compressor, BloscCodec):
+            decode = numcodecs.blosc.decompress
+        elif isinstance(compressor, ZstdCodec):
+            decode = numcodecs.Zstd().decode
+        else:
+            return None
+        path = Path(array.store.root) / array.path / array.metadata.encode_chunk_key((0,) * array.ndim)
+        n_frames = array.shape[0]
+        if not path.is_file():
+            index = np.full((n_frames, 2), MISSING, np.uint64)
+        else:
+            index_bytes = 16 * n_frames
+            with path.open("rb") as handle:
+                handle.seek(-(index_bytes + 4), os.SEEK_END)
+                index = np.frombuffer(handle.read(index_bytes), dtype="<u8").reshape(n_frames, 2).astype(np.uint64)
+        return cls(path, tuple(array.shape), np.dtype(array.dtype), array.metadata.fill_value, decode, index)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, frames: slice) -> np.ndarray:
+        """Frames ``frames`` (a slice with step 1) as an (n, …) array."""
+        start, stop, step = frames.indices(self.shape[0])
+        if step != 1:
+            raise IndexError("ShardedFrames reads slices with step 1")
+        out = np.empty((max(stop - start, 0), *self.shape[1:]), self.dtype)
+        if len(out) == 0:
+            return out
+        fd = os.open(self.path, os.O_RDONLY) if self.path.is_file() else None
+        try:
+            for i, (offset, nbytes) in enumerate(self.index[start:stop]):
+                if offset == MISSING:
+                    out[i] = self.fill_value
+                else:
+                    raw = os.pread(fd, int(nbytes), int(offset))
+                    out[i] = np.frombuffer(self._decode(raw), self.dtype).reshape(self.shape[1:])
+        finally:
+            if fd is not None:
+                os.close(fd)
+        return out
