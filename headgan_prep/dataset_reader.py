@@ -24,7 +24,7 @@ import numpy as np
 import zarr
 
 from headgan_prep.dataset_index import SCHEMA as INDEX_SCHEMA
-from headgan_prep.shard_reader import ShardedFrames
+from headgan_prep.frame_shards import ShardedFrames
 
 
 class DatasetReaderError(ValueError):
@@ -90,7 +90,7 @@ class DatasetReader:
         An array stored as one chunk of at most :data:`SMALL_ARRAY_BYTES` (audio features, mouth
         boxes, landmarks: one chunk per clip) is read whole and kept as a numpy array: any row of
         it would decompress the whole chunk anyway. A sharded frame array (crops, NMFC images) is
-        read through :class:`~headgan_prep.shard_reader.ShardedFrames` where its layout allows.
+        read through :class:`~headgan_prep.frame_shards.ShardedFrames` where its layout allows.
         """
         if self._pid != os.getpid():
             self._open, self._pid = OrderedDict(), os.getpid()

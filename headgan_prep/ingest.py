@@ -40,6 +40,7 @@ from zarr.codecs import BloscCodec
 from headgan_prep import track as tracking
 from headgan_prep.atomic import atomic_directory
 from headgan_prep.detect import BACKENDS, Detections, FaceDetector, make_detector
+from headgan_prep.frame_shards import write_frames
 from headgan_prep.rejections import Rejection, RejectionRow, ShardStats, write_rejections
 from headgan_prep.settings import StageSettings
 from headgan_prep.video import VideoError, VideoInfo, decode_clip, fit_within, probe
@@ -50,9 +51,9 @@ FRAME_CODEC = BloscCodec(cname="lz4", clevel=5, shuffle="noshuffle")
 10–20 %; LZ4 gets about half of that at a fraction of zstd's cost (≈0.2 vs 0.6–1.3 ms to compress a
 256² frame on one core) and decompresses fastest for training."""
 ZARR_WRITE_SETTINGS = {"codec_pipeline.batch_size": 64, "threading.max_workers": 1, "array.write_empty_chunks": True}
-"""Zarr settings while writing: encode chunks in batches of 64 with one worker thread (one ingest
-job uses one core; parallelism comes from running jobs side by side), and store every chunk rather
-than compare each with the fill value first (that comparison cost as much as the compression)."""
+"""Zarr settings while writing the per-clip arrays: one worker thread (one job uses one core;
+parallelism comes from running jobs side by side), and every chunk stored rather than compared
+with the fill value first. The frames themselves go through :func:`headgan_prep.frame_shards.write_frames`."""
 
 
 class IngestConfigError(ValueError):
@@ -395,18 +396,8 @@ def clip_attributes(clip: ClipSource, result: ClipResult, cfg: IngestConfig, det
 def write_clip(root: zarr.Group, clip: ClipSource, result: ClipResult, cfg: IngestConfig, detector_name: str) -> None:
     """Write one clip's group (layout in the module docstring)."""
     group = root.create_group(clip.clip_id, attributes=clip_attributes(clip, result, cfg, detector_name))
-    frames = result.frames
+    write_frames(group, "frames", result.frames, FRAME_CODEC)
     with zarr.config.set(ZARR_WRITE_SETTINGS):
-        array = group.create_array(
-            "frames",
-            shape=frames.shape,
-            dtype=np.uint8,
-            chunks=(1, *frames.shape[1:]),
-            shards=frames.shape,
-            compressors=FRAME_CODEC,
-            fill_value=0,
-        )
-        array[...] = frames
         for name, values, fill in (
             ("audio", result.audio, 0.0),
             ("boxes", result.boxes, np.nan),

@@ -67,6 +67,7 @@ from tqdm import tqdm
 from headgan_prep.atomic import atomic_directory
 from headgan_prep.detect import Detections, FaceDetector, make_detector
 from headgan_prep.facemesh import IBUG68, FaceMesh, Roi
+from headgan_prep.frame_shards import read_frames
 from headgan_prep.ingest import ZARR_WRITE_SETTINGS, detection_frames
 from headgan_prep.insightface_landmarks import N_IBUG, DenseLandmarks3D
 from headgan_prep.models import resolve_model
@@ -530,7 +531,7 @@ def _landmarks_one(root: zarr.Group, clip_id: str, clip: zarr.Group, landmarker,
     """Process and write one clip; return its rejection row, or None when it was written."""
     path = str(clip.attrs.get("source_path", ""))
     try:
-        result = clip_landmarks(np.asarray(clip["frames"][:]), landmarker, cfg)
+        result = clip_landmarks(read_frames(clip["frames"]), landmarker, cfg)
         write_clip(root, clip_attributes(clip_id, result, cfg, landmarker), result)
     except TooManyInvalidFrames as error:
         return RejectionRow(clip_id, path, "landmarks", "invalid_frames", str(error))

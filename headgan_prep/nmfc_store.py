@@ -22,16 +22,19 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import zarr
+from zarr.codecs import ZstdCodec
 
 from headgan_prep.atomic import atomic_directory
-from headgan_prep.ingest import ZARR_WRITE_SETTINGS
+from headgan_prep.frame_shards import write_frames
 from headgan_prep.morphable_model import MorphableModel
 from headgan_prep.rejections import ShardStats
 from headgan_prep.render import NMFCRenderer, RenderConfig, RenderConfigError
 
 SCHEMA = "headgan.nmfc/1"
+NMFC_CODEC = ZstdCodec(level=0, checksum=False)
+"""Compressor of the NMFC frames: zstd (Zarr's default) stores a 256² NMFC image, smooth colours on
+black, in about 10 KB, half of what LZ4 needs, and decompresses in under 0.1 ms."""
 DEFAULT_SIZE = 256
 """Default side of the NMFC images, pixels (the default crop size)."""
 
@@ -84,11 +87,7 @@ def render_shard(
             images = renderer.render_clip(clip["identity"][...], clip["expression"][...], clip["camera"][...], valid)
             attributes = {"clip_id": clip_id, "n_frames": int(len(valid)), "n_valid": int(valid.sum())}
             group = root.create_group(clip_id, attributes=attributes)
-            with zarr.config.set(ZARR_WRITE_SETTINGS):
-                nmfc = group.create_array(
-                    "nmfc", shape=images.shape, dtype=np.uint8, chunks=(1, size, size, 3), shards=images.shape
-                )
-                nmfc[...] = images
+            write_frames(group, "nmfc", images, NMFC_CODEC)
             group.create_array("valid", shape=valid.shape, dtype=bool, chunks=valid.shape)[...] = valid
             stats.n_frames += len(valid)
         root.attrs.update(

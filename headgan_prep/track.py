@@ -335,6 +335,12 @@ def check_multiple_faces(track: Track, max_second_face_ratio: float, min_fractio
     return None
 
 
+AREA_SHRINK = 1.5
+"""Shrink factor above which crops are resized by area averaging. Below it bilinear filtering
+aliases little (every source pixel still weighs in) and costs a sixth: OpenCV's area resize at a
+non-integer factor such as 288 → 256 takes 0.6 ms per frame, bilinear 0.1 ms."""
+
+
 def crop_frames(frames: np.ndarray, box: CropBox, size: int = 256) -> np.ndarray:
     """Cut the same square out of every frame and resize it.
 
@@ -350,7 +356,8 @@ def crop_frames(frames: np.ndarray, box: CropBox, size: int = 256) -> np.ndarray
     Returns
     -------
     np.ndarray
-        ``(T, size, size, 3)`` uint8. Shrinking uses area averaging, enlarging bilinear filtering.
+        ``(T, size, size, 3)`` uint8. Shrinking by more than :data:`AREA_SHRINK` uses area
+        averaging; milder shrinking and enlarging use bilinear filtering.
     """
     n_frames, height, width = frames.shape[:3]
     out = np.zeros((n_frames, size, size, 3), np.uint8)
@@ -359,7 +366,7 @@ def crop_frames(frames: np.ndarray, box: CropBox, size: int = 256) -> np.ndarray
     if right <= left or bottom <= top:
         return out
     pad = (top - box.y0, box.y0 + box.side - bottom, left - box.x0, box.x0 + box.side - right)
-    interpolation = cv2.INTER_AREA if box.side > size else cv2.INTER_LINEAR
+    interpolation = cv2.INTER_AREA if box.side > AREA_SHRINK * size else cv2.INTER_LINEAR
     for t in range(n_frames):
         region = frames[t, top:bottom, left:right]
         if any(pad):

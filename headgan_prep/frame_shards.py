@@ -1,16 +1,18 @@
-"""Direct reads of whole frames from the stores' sharded image arrays, for the training loader.
+"""Direct reads and writes of the stores' sharded frame arrays (crops, NMFC images).
 
 The crop and NMFC arrays are Zarr v3 arrays of shape (T, S, S, 3) held in one shard file per clip,
-one inner chunk per frame. zarr-python spends about 1–1.5 ms of bookkeeping per read on such an
-array (event-loop round trips, re-reading the shard index), several times the cost of the read
-itself; a training sample reads four of them. :class:`ShardedFrames` reads the shard index once,
-then each frame with one ``pread`` and one decompression, following the Zarr v3 sharding
-specification (index of (offset, nbytes) uint64 pairs plus a CRC32C at the end of the file; an
-all-ones pair marks a chunk never written, read as the fill value).
+one inner chunk per frame. zarr-python spends about 1–1.5 ms of bookkeeping per inner chunk on such
+an array (event-loop round trips, re-reading the shard index), several times the cost of
+compressing or decompressing the frame itself. This module reads and writes that one layout
+directly, following the Zarr v3 sharding specification: the compressed frames one after the
+other, then the index of (offset, nbytes) uint64 pairs and its CRC32C at the end of the file (an
+all-ones pair marks a chunk never written, read as the fill value). Zarr writes the array's
+metadata and reads the files back unchanged (the tests check both ways).
 
-Only that layout is handled — one shard covering the array, chunks of one frame, inner codecs
-``bytes`` then none, ``blosc`` or ``zstd``, little-endian index with CRC32C at the end, local
-files. :meth:`ShardedFrames.open` returns None for anything else, and callers fall back to zarr.
+Only that layout is handled — one shard covering the array, chunks of one frame, uint8, inner
+codecs ``bytes`` then none, ``blosc`` or ``zstd``, little-endian index with CRC32C at the end,
+local files. :meth:`ShardedFrames.open` returns None for anything else, and callers fall back to
+zarr.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import google_crc32c
 import numcodecs
 import numpy as np
 import zarr
@@ -112,3 +115,69 @@ class ShardedFrames:
             if fd is not None:
                 os.close(fd)
         return out
+
+
+def read_frames(array: zarr.Array) -> np.ndarray:
+    """The whole array, read directly when it has the layout above (else through zarr)."""
+    direct = ShardedFrames.open(array)
+    return direct[0 : array.shape[0]] if direct is not None else array[...]
+
+
+def _encoder(compressor: BloscCodec | ZstdCodec | None):
+    """bytes → encoded bytes of one chunk, as ``compressor`` (None: stored raw)."""
+    if compressor is None:
+        return bytes
+    if isinstance(compressor, BloscCodec):
+        cname = compressor.cname.value.encode()
+        shuffle = {"noshuffle": numcodecs.blosc.NOSHUFFLE, "shuffle": numcodecs.blosc.SHUFFLE}[compressor.shuffle.value]
+        return lambda raw: numcodecs.blosc.compress(raw, cname, compressor.clevel, shuffle, compressor.blocksize, 1)
+    if isinstance(compressor, ZstdCodec):
+        return numcodecs.Zstd(level=compressor.level, checksum=compressor.checksum).encode
+    raise ValueError(f"frame shards are written with blosc, zstd or no compressor, not {compressor}")
+
+
+def write_frames(
+    group: zarr.Group, name: str, frames: np.ndarray, compressor: BloscCodec | ZstdCodec | None, fill_value: int = 0
+) -> zarr.Array:
+    """Create array ``name`` of ``group`` holding ``frames`` in the layout above.
+
+    Parameters
+    ----------
+    group : zarr.Group
+        A group of a local Zarr v3 store.
+    name : str
+    frames : (T, ...) uint8, T ≥ 1
+    compressor : BloscCodec, ZstdCodec or None
+        Compression of each frame (blosc with ``noshuffle`` or ``shuffle``).
+    fill_value : int
+
+    Returns
+    -------
+    The array, as zarr opens it. Every frame is stored (none is left to the fill value), so the
+    file's bytes depend only on ``frames`` and ``compressor``.
+    """
+    frames = np.ascontiguousarray(frames, dtype=np.uint8)
+    encode = _encoder(compressor)
+    array = group.create_array(
+        name,
+        shape=frames.shape,
+        dtype=np.uint8,
+        chunks=(1, *frames.shape[1:]),
+        shards=frames.shape,
+        compressors=compressor,
+        fill_value=fill_value,
+    )
+    if not isinstance(array.store, LocalStore):
+        raise ValueError(f"frame shards are written to local stores only, not {array.store}")
+    encoded = [encode(frame.tobytes()) for frame in frames]
+    sizes = np.array([len(chunk) for chunk in encoded], dtype=np.uint64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.uint64)
+    index = np.stack([offsets, sizes], axis=1).astype("<u8").tobytes()
+    checksum = np.uint32(google_crc32c.value(index)).astype("<u4").tobytes()
+    path = Path(array.store.root) / array.path / array.metadata.encode_chunk_key((0,) * frames.ndim)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        for chunk in encoded:
+            handle.write(chunk)
+        handle.write(index + checksum)
+    return array

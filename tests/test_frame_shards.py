@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 import zarr
+from zarr.codecs import GzipCodec, ZstdCodec
 
+from headgan_prep.frame_shards import ShardedFrames, read_frames, write_frames
 from headgan_prep.ingest import FRAME_CODEC, ZARR_WRITE_SETTINGS
-from headgan_prep.shard_reader import ShardedFrames
 
 
 def frames(n=7, size=16, seed=0):
@@ -53,3 +54,22 @@ def test_an_array_never_written_reads_as_its_fill_value(tmp_path):
 def test_other_layouts_are_left_to_zarr(tmp_path, layout):
     zarr.create_array(str(tmp_path / "a.zarr"), shape=(4, 8, 8, 3), dtype=np.uint8, **layout)
     assert ShardedFrames.open(zarr.open_array(str(tmp_path / "a.zarr"), mode="r")) is None
+
+
+@pytest.mark.parametrize("compressor", [FRAME_CODEC, ZstdCodec(level=0, checksum=False), None], ids=["lz4", "zstd", "raw"])
+def test_written_frames_read_back_through_zarr_and_repeat_byte_for_byte(tmp_path, compressor):
+    data = frames(n=5)
+    for name in ("a", "b"):
+        write_frames(zarr.open_group(str(tmp_path / f"{name}.zarr"), mode="w"), "frames", data, compressor)
+    array = zarr.open_array(str(tmp_path / "a.zarr"), path="frames", mode="r")
+    assert array.chunks == (1, 16, 16, 3) and array.shards == (5, 16, 16, 3)
+    np.testing.assert_array_equal(array[...], data)
+    np.testing.assert_array_equal(array[2:4], data[2:4])
+    np.testing.assert_array_equal(read_frames(array), data)
+    shard = "frames/c/0/0/0/0"
+    assert (tmp_path / "a.zarr" / shard).read_bytes() == (tmp_path / "b.zarr" / shard).read_bytes()
+
+
+def test_other_compressors_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="blosc, zstd or no compressor"):
+        write_frames(zarr.open_group(str(tmp_path / "a.zarr"), mode="w"), "frames", frames(), GzipCodec())
