@@ -1,6 +1,6 @@
 """Training throughput: iterations/s, samples/s and peak memory of HeadGAN training steps at 256².
 
-Usage: ``python benchmarks/bench_train.py [--width 32] [--d-width 64] [--batch-size 6] [--steps 5]
+Usage: ``python benchmarks/bench_train.py [--width 32] [--spade-hidden 128] [--d-width 64] [--batch-size 6] [--steps 5]
 [--device auto] [--precision fp32 bf16] [--compile off on] [--vgg]``
 
 Prints the parameter counts of G, D and D_m at full width (the paper's sizes), then, per precision
@@ -43,6 +43,7 @@ def peak_memory_gib(device: torch.device) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--width", type=int, default=32, help="generator width (paper 32)")
+    parser.add_argument("--spade-hidden", type=int, default=128, help="hidden channels of SPADE (paper code 128)")
     parser.add_argument("--d-width", type=int, default=64, help="discriminator width (paper 64)")
     parser.add_argument("--batch-size", type=int, default=6)
     parser.add_argument("--size", type=int, default=256)
@@ -73,7 +74,7 @@ def main() -> None:
                 settings = TrainSettings.from_dict(
                     {
                         "batch_size": args.batch_size,
-                        "generator": {"width": args.width},
+                        "generator": {"width": args.width, "spade_hidden": args.spade_hidden},
                         "discriminator": {"width": args.d_width},
                         "mouth_discriminator": {"width": args.d_width},
                         "vgg": {"enabled": args.vgg, "weights": str(vgg_path)},
@@ -95,7 +96,8 @@ def main() -> None:
                 sync()
                 elapsed = time.perf_counter() - start
                 print(
-                    f"{trainer.device} {precision:4s} compile {compiled:3s} G width {args.width}, batch {args.batch_size}, "
+                    f"{trainer.device} {precision:4s} compile {compiled:3s} G width {args.width}/{args.spade_hidden}, "
+                    f"D width {args.d_width}, batch {args.batch_size}, "
                     f"{args.size}²: {args.steps / elapsed:6.2f} it/s  {args.steps * args.batch_size / elapsed:7.1f} samples/s  "
                     f"peak {peak_memory_gib(trainer.device):5.1f} GiB"
                 )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from headgan_model.settings import TrainConfigError, TrainSettings
 from headgan_model.vgg import VGGWeightsMissing
+from headgan_prep.dataset_reader import DatasetReaderError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = TrainSettings.from_dict(json.loads(args.settings))
         train(settings, Path(args.index), Path(args.out), Path(args.models_dir), progress=not args.no_progress)
-    except (TrainConfigError, VGGWeightsMissing) as error:
+    except (TrainConfigError, VGGWeightsMissing, DatasetReaderError) as error:
         print(f"headgan-train: {error}", file=sys.stderr)
         return 2
     return 0

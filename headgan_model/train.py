@@ -10,7 +10,7 @@ A run lives in ``{out}/`` (``results/train/{run}/``)::
     checkpoints/step-{step:08d}.pt   everything needed to continue exactly (the newest few kept)
     tensorboard/                     scalars every log_every steps, sample grids every sample_every
     samples/step-{step:08d}.png      sample grids: reference | driving NMFC | flow | warped | generated | real
-    losses.tsv                       step and every loss term, every log_every steps
+    losses.tsv                       step and every loss term, averaged over the log_every steps before it
     loss_curves.png                  the losses.tsv curves
     generator.pt                     the final generator: settings and weights (what inference loads)
     samples.png                      the final sample grid
@@ -97,8 +97,10 @@ class Trainer:
     headgan_model.vgg.VGGWeightsMissing
         The VGG19 file is missing while ``vgg.enabled``.
     TrainConfigError
-        The newest checkpoint was trained with other network sizes, or CUDA was asked for and is
-        not there.
+        The newest checkpoint was trained with other network sizes, CUDA was asked for and is not
+        there, or the index lists no clip.
+    headgan_prep.dataset_reader.DatasetReaderError
+        The index is missing or not a dataset index.
     """
 
     def __init__(self, settings: TrainSettings, index_path: Path, out: Path, models_dir: Path = Path("models")):
@@ -132,6 +134,8 @@ class Trainer:
         self._resume()
 
         self.dataset = SelfReenactmentDataset(index_path, as_uint8=True)
+        if len(self.dataset) == 0:
+            raise TrainConfigError(f"{index_path} lists no clip to train on")
         if self.world_size > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.generator, self.discriminator, self.mouth_discriminator = (
@@ -174,7 +178,7 @@ class Trainer:
         found = checkpoints(self.out)
         if not found:
             return
-        state = torch.load(found[-1], map_location=self.device, weights_only=False)
+        state = torch.load(found[-1], map_location=self.device, weights_only=True)
         if state["architecture"] != self.settings.architecture():
             raise TrainConfigError(
                 f"{found[-1]} was trained with other network settings ({state['architecture']}); "
@@ -400,7 +404,9 @@ def train(settings: TrainSettings, index_path: Path, out: Path, models_dir: Path
             if main and (step % settings.log_every == 0 or step == settings.steps):
                 now = time.perf_counter()
                 rate = (step - last_step) * settings.batch_size * trainer.world_size / max(now - last_time, 1e-9)
-                run_log.scalars(step, losses, rate)
+                interval = history[-(step - last_step) :]
+                means = {name: sum(h[name] for h in interval) / len(interval) for name in losses}
+                run_log.scalars(step, means, rate)
                 last_time, last_step = now, step
             if main and step % settings.sample_every == 0:
                 run_log.grid(step, trainer.samples())

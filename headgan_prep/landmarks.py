@@ -46,9 +46,10 @@ Store layout (Zarr v3, ``schema`` :data:`SCHEMA`)::
         mouth_box  (T, 4) float32      [x0, y0, x1, y1] of the 64 × 64 square centred on the mean of
                                        the iBUG mouth points 48–67, moved inside the crop
 
-``points`` and ``ibug68`` have one chunk per frame, in one shard file per array. The store is
-written to a temporary sibling and renamed when complete; its bytes depend only on the crop store
-and the configuration.
+Every array is one chunk per clip: the fit reads whole clips, and a chunk per frame cost more to
+write (zarr's per-chunk overhead) than the landmark model took to run. The store is written to a
+temporary sibling and renamed when complete; its bytes depend only on the crop store and the
+configuration.
 """
 
 from __future__ import annotations
@@ -449,13 +450,7 @@ def write_clip(root: zarr.Group, attributes: dict, result: ClipLandmarks) -> Non
     """Write one clip's group (layout in the module docstring)."""
     group = root.create_group(attributes["clip_id"], attributes=attributes)
     with zarr.config.set(ZARR_WRITE_SETTINGS):
-        for name in ("points", "ibug68"):
-            values = getattr(result, name)
-            array = group.create_array(
-                name, shape=values.shape, dtype=np.float32, chunks=(1, *values.shape[1:]), shards=values.shape
-            )
-            array[...] = values
-        for name in ("score", "valid", "mouth_box"):
+        for name in ("points", "ibug68", "score", "valid", "mouth_box"):
             values = np.ascontiguousarray(getattr(result, name))
             array = group.create_array(name, shape=values.shape, dtype=values.dtype, chunks=values.shape)
             array[...] = values

@@ -32,3 +32,15 @@ def require_model(models_dir):
         return path
 
     return _require
+
+
+@pytest.fixture
+def single_torch_thread():
+    """One intra-op torch thread for the test: small tensors gain nothing from more, and lose much
+    on a busy machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -40,13 +40,7 @@ def trace_stages(network: nn.Module, output_layer: nn.Module, trace: list) -> No
         module.register_forward_hook(lambda _m, _i, output, kind=kind: trace.append((kind, tuple(output.shape[1:]))))
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """One intra-op thread per test: small tensors gain nothing from more, and lose much on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 @pytest.fixture(scope="module")

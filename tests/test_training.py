@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from stores import write_results
+from training import SMALL_TRAINING
 
 from headgan_model.cli import main as train_main
 from headgan_model.settings import TrainConfigError, TrainSettings
@@ -20,35 +22,15 @@ from headgan_prep.dataset_index import build_index, write_index
 SIZE = 32
 """Side of the test frames: the networks work at any multiple of 4."""
 
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
+
 
 def small_settings(**overrides) -> TrainSettings:
-    """Networks a few channels wide, 16-pixel mouths, no workers, no VGG: steps of a few ms."""
-    values = {
-        "steps": 4,
-        "batch_size": 2,
-        "generator": {"width": 4, "spade_hidden": 8},
-        "discriminator": {"width": 8, "n_layers": 2},
-        "mouth_discriminator": {"width": 8, "n_layers": 2},
-        "vgg": {"enabled": False},
-        "workers": 0,
-        "checkpoint_every": 2,
-        "log_every": 1,
-        "sample_every": 2,
-        "sample_rows": 2,
-        "mouth_size": 16,
-    }
+    """:data:`training.SMALL_TRAINING` with ``overrides`` (sections merged key by key)."""
+    values = dict(SMALL_TRAINING)
     for key, value in overrides.items():
         values[key] = {**values[key], **value} if isinstance(value, dict) and key in values else value
     return TrainSettings.from_dict(values)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks run fastest (and without contention) on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +119,16 @@ def test_a_missing_vgg_file_is_a_clear_error(index, tmp_path, capsys):
     assert "train.vgg.enabled: false" in capsys.readouterr().err
 
 
+def test_an_empty_or_missing_index_is_a_clear_error(index, tmp_path, capsys):
+    empty = tmp_path / "results/dataset/train.json"
+    write_index(build_index(tmp_path / "results", "train")[0], empty)
+    with pytest.raises(TrainConfigError, match="no clip to train on"):
+        Trainer(small_settings(), empty, tmp_path / "run")
+    args = ["--out", str(tmp_path / "run"), "--settings", json.dumps(small_settings().to_dict())]
+    assert train_main(["--index", str(tmp_path / "missing.json"), *args]) == 2
+    assert "dataset index missing" in capsys.readouterr().err
+
+
 def test_the_vgg_terms_use_the_weights_file(index, tmp_path):
     layers = vgg19_feature_layers()
     path = tmp_path / "models/torchvision/vgg19-dcbbe1ae.pth"
@@ -172,3 +164,16 @@ def test_two_processes_train_with_ddp(index, tmp_path):
     assert "2 process(es)" in result.stderr
     assert [p.name for p in checkpoints(tmp_path / "run")] == ["step-00000002.pt"]
     assert Path(tmp_path / "run" / "generator.pt").is_file()
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+def test_mixed_precision_steps_run(index, tmp_path, dtype):
+    """The autocast path of GPU training, run under CPU autocast (fp16 with the loss scaler)."""
+    trainer = Trainer(small_settings(), index, tmp_path / "run")
+    trainer.autocast_dtype = dtype
+    trainer.scaler = torch.amp.GradScaler("cpu", enabled=dtype == torch.float16)
+    batch = first_batch(trainer)
+    for _ in range(2):
+        losses = trainer.train_step(batch)
+    assert all(np.isfinite(value) for value in losses.values())
+    assert trainer.samples().dtype == np.uint8
