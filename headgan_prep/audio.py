@@ -38,7 +38,6 @@ the crop store and the configuration.
 
 from __future__ import annotations
 
-import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,11 +50,11 @@ import zarr
 
 from headgan_prep import audio_lowlevel
 from headgan_prep import deepspeech as ds
-from headgan_prep.atomic import atomic_directory
 from headgan_prep.deepspeech_package import DEFAULT_PYTHON, DeepSpeechPackageModel
 from headgan_prep.models import resolve_model
-from headgan_prep.rejections import RejectionRow, write_rejections
+from headgan_prep.rejections import RejectionRow, ShardStats
 from headgan_prep.settings import StageSettings
+from headgan_prep.shard_job import shard_job
 
 SCHEMA = "headgan.audio/1"
 DEEPSPEECH_WINDOW = ds.WINDOW_FRAMES
@@ -154,31 +153,21 @@ class AudioConfig(StageSettings):
 
 
 @dataclass
-class AudioStats:
-    """Outcome of :func:`audio_shard`.
+class AudioStats(ShardStats):
+    """Outcome of :func:`audio_shard`: :class:`~headgan_prep.rejections.ShardStats` (clips read,
+    written and rejected; frames written) and
 
     Attributes
     ----------
-    n_clips, n_kept, n_rejected : int
-        Clips read, written and rejected.
     n_silent, n_without_audio : int
         Written clips with zero features because they are silent or have no audio track.
-    n_frames : int
-        Frames written.
     audio_seconds : float
         Duration of the clips written, seconds (``T / fps``).
-    seconds : float
-        Wall time.
     """
 
-    n_clips: int = 0
-    n_kept: int = 0
-    n_rejected: int = 0
     n_silent: int = 0
     n_without_audio: int = 0
-    n_frames: int = 0
     audio_seconds: float = 0.0
-    seconds: float = 0.0
 
     @property
     def realtime_factor(self) -> float:
@@ -375,11 +364,8 @@ def _audio_shard(
     source = zarr.open_group(store=str(crops_store), mode="r")
     clip_ids = clip_groups(source)
     stats = AudioStats(n_clips=len(clip_ids))
-    rejections: list[RejectionRow] = []
-    start = time.perf_counter()
-    out_store = Path(out_store)
-    with atomic_directory(out_store) as tmp:
-        root = zarr.open_group(store=str(tmp), mode="w", zarr_format=3)
+    attributes = {"schema": SCHEMA, "config": cfg.to_dict(), "layout": layout()}
+    with shard_job(out_store, rejected_tsv, stats, attributes) as job:
         for clip_id in clip_ids:
             group = source[clip_id]
             try:
@@ -390,29 +376,16 @@ def _audio_shard(
                 path = str(group.attrs.get("source_path", ""))
                 rejection = RejectionRow(clip_id, path, "audio", "error", f"{type(error).__name__}: {error}")
             if rejection is not None:
-                rejections.append(rejection)
+                job.reject(rejection)
                 continue
-            out = root.create_group(clip_id, attributes=attrs)
+            out = job.root.create_group(clip_id, attributes=attrs)
             array = out.create_array(
                 "features", shape=features.shape, dtype=np.float32, chunks=(max(1, len(features)), N_FEATURES)
             )
             if features.size:
                 array[...] = features
-            stats.n_kept += 1
-            stats.n_frames += len(features)
             stats.n_silent += int(attrs["silent"])
             stats.n_without_audio += int(not attrs["has_audio"])
             stats.audio_seconds += len(features) / attrs["fps"]
-        root.attrs.update(
-            {
-                "schema": SCHEMA,
-                "shard": out_store.stem,
-                "n_clips": stats.n_kept,
-                "config": cfg.to_dict(),
-                "layout": layout(),
-            }
-        )
-    write_rejections(rejected_tsv, rejections)
-    stats.n_rejected = len(rejections)
-    stats.seconds = time.perf_counter() - start
+            job.kept(len(features))
     return stats

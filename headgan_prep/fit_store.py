@@ -28,50 +28,38 @@ its bytes depend only on the inputs and the configuration.
 
 from __future__ import annotations
 
-import time
 import warnings
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import zarr
 
-from headgan_prep.atomic import atomic_directory
 from headgan_prep.fit import ClipFit, FitConfig, FitConfigError, FitError, Fitter
 from headgan_prep.insightface_landmarks import N_IBUG
 from headgan_prep.morphable_model import MorphableModel
-from headgan_prep.rejections import RejectionRow, write_rejections
+from headgan_prep.rejections import RejectionRow, ShardStats
+from headgan_prep.shard_job import shard_job
 
 SCHEMA = "headgan.fit/1"
 ARRAYS = ("identity", "expression", "camera", "euler", "residual", "valid")
 
 
 @dataclass
-class FitStats:
-    """Outcome of :func:`fit_shard`.
+class FitStats(ShardStats):
+    """Outcome of :func:`fit_shard`: :class:`~headgan_prep.rejections.ShardStats` (clips of the
+    landmark store, written and rejected; frames written) and
 
     Attributes
     ----------
-    n_clips, n_kept, n_rejected : int
-        Clips in the landmark store, written and rejected.
-    n_frames, n_valid : int
-        Frames written, and how many of them valid.
+    n_valid : int
+        Frames written with a valid fit.
     median_residual_px : float
         Median residual over the valid frames written (NaN when none).
-    seconds : float
-        Wall time.
-    rejected_by_reason : dict[str, int]
     """
 
-    n_clips: int = 0
-    n_kept: int = 0
-    n_rejected: int = 0
-    n_frames: int = 0
     n_valid: int = 0
     median_residual_px: float = float("nan")
-    seconds: float = 0.0
-    rejected_by_reason: dict[str, int] = field(default_factory=dict)
 
 
 def fitted_points(points: np.ndarray, backend: str, n_fit: int) -> np.ndarray:
@@ -165,43 +153,30 @@ def fit_shard(landmarks_store: Path, model_path: Path, out_store: Path, rejected
     with warnings.catch_warnings():  # Snakemake's .snakemake_timestamp file is not part of the store
         warnings.filterwarnings("ignore", message="Object at .snakemake_timestamp")
         clip_ids = sorted(landmarks.group_keys())
-    out_store = Path(out_store)
     stats = FitStats(n_clips=len(clip_ids))
-    rejections: list[RejectionRow] = []
     residuals: list[np.ndarray] = []
-    start = time.perf_counter()
-    with atomic_directory(out_store) as tmp:
-        root = zarr.open_group(store=str(tmp), mode="w", zarr_format=3)
+    attributes = {
+        "schema": SCHEMA,
+        "model": model.name,
+        "model_source": model.source,
+        "solver": cfg.solver,
+        "n_id": model.n_id,
+        "n_exp": model.n_exp,
+        "config": cfg.to_dict(),
+    }
+    with shard_job(out_store, rejected_tsv, stats, attributes) as job:
         for clip_id in clip_ids:
             clip = landmarks[clip_id]
             points = fitted_points(clip["points"][...], str(clip.attrs.get("backend", "")), fitter.n_points)
             fit = fitter.fit(points, clip["valid"][...])
             rejection = clip_rejection(fit, cfg)
             if rejection is not None:
-                rejections.append(RejectionRow(clip_id, "", "fit", *rejection))
+                job.reject(RejectionRow(clip_id, "", "fit", *rejection))
                 continue
-            write_clip(root, clip_id, fit)
-            stats.n_kept += 1
-            stats.n_frames += len(fit.valid)
+            write_clip(job.root, clip_id, fit)
             stats.n_valid += int(fit.valid.sum())
             residuals.append(fit.residual[fit.valid])
-        root.attrs.update(
-            {
-                "schema": SCHEMA,
-                "shard": out_store.stem,
-                "n_clips": stats.n_kept,
-                "model": model.name,
-                "model_source": model.source,
-                "solver": cfg.solver,
-                "n_id": model.n_id,
-                "n_exp": model.n_exp,
-                "config": cfg.to_dict(),
-            }
-        )
-    write_rejections(rejected_tsv, rejections)
+            job.kept(len(fit.valid))
     if residuals:
         stats.median_residual_px = float(np.median(np.concatenate(residuals)))
-    stats.n_rejected = len(rejections)
-    stats.rejected_by_reason = dict(sorted(Counter(r.reason for r in rejections).items()))
-    stats.seconds = time.perf_counter() - start
     return stats

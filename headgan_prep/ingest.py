@@ -24,7 +24,6 @@ clips are written in clip-id order and no time or run-dependent value is recorde
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,11 +37,11 @@ from tqdm import tqdm
 from zarr.codecs import BloscCodec
 
 from headgan_prep import track as tracking
-from headgan_prep.atomic import atomic_directory
 from headgan_prep.detect import BACKENDS, Detections, FaceDetector, make_detector
 from headgan_prep.frame_shards import write_frames
-from headgan_prep.rejections import Rejection, RejectionRow, ShardStats, write_rejections
+from headgan_prep.rejections import Rejection, RejectionRow, ShardStats
 from headgan_prep.settings import StageSettings
+from headgan_prep.shard_job import shard_job
 from headgan_prep.video import VideoError, VideoInfo, decode_clip, fit_within, probe
 
 SCHEMA = "headgan.crops/1"
@@ -462,27 +461,16 @@ def ingest_shard(
         input_size=cfg.detector.input_size,
         threads=cfg.detector.threads,
     )
-    out_store = Path(out_store)
     stats = ShardStats(n_clips=len(ordered))
-    rejections: list[RejectionRow] = []
-    start = time.perf_counter()
-    with atomic_directory(out_store) as tmp:
-        root = zarr.open_group(store=str(tmp), mode="w", zarr_format=3)
-        bar = tqdm(ordered, desc=f"ingest {out_store.stem}", unit="clip", disable=not progress)
+    with shard_job(out_store, rejected_tsv, stats, {"schema": SCHEMA, "config": cfg.to_dict()}) as job:
+        bar = tqdm(ordered, desc=f"ingest {Path(out_store).stem}", unit="clip", disable=not progress)
         for clip in bar:
-            rejection = _ingest_one(root, clip, detector, cfg)
+            rejection = _ingest_one(job.root, clip, detector, cfg)
             if rejection is None:
-                stats.n_kept += 1
-                stats.n_frames += int(root[clip.clip_id].attrs["n_frames"])
+                job.kept(job.root[clip.clip_id].attrs["n_frames"])
             else:
-                rejections.append(rejection)
-            stats.seconds = time.perf_counter() - start
-            bar.set_postfix(kept=stats.n_kept, rejected=len(rejections), fps=f"{stats.frames_per_second:.0f}")
-        root.attrs.update({"schema": SCHEMA, "shard": out_store.stem, "n_clips": stats.n_kept, "config": cfg.to_dict()})
-    write_rejections(rejected_tsv, rejections)
-    stats.n_rejected = len(rejections)
-    stats.rejected_by_reason = dict(sorted(Counter(r.reason for r in rejections).items()))
-    stats.seconds = time.perf_counter() - start
+                job.reject(rejection)
+            bar.set_postfix(job.progress())
     return stats
 
 

@@ -54,8 +54,6 @@ configuration.
 
 from __future__ import annotations
 
-import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -65,15 +63,15 @@ import zarr
 from scipy.ndimage import correlate1d
 from tqdm import tqdm
 
-from headgan_prep.atomic import atomic_directory
 from headgan_prep.detect import Detections, FaceDetector, make_detector
 from headgan_prep.facemesh import IBUG68, FaceMesh, Roi
 from headgan_prep.frame_shards import read_frames
 from headgan_prep.ingest import ZARR_WRITE_SETTINGS, detection_frames
 from headgan_prep.insightface_landmarks import N_IBUG, DenseLandmarks3D
 from headgan_prep.models import resolve_model
-from headgan_prep.rejections import RejectionRow, ShardStats, write_rejections
+from headgan_prep.rejections import RejectionRow, ShardStats
 from headgan_prep.settings import StageSettings
+from headgan_prep.shard_job import shard_job
 
 SCHEMA = "headgan.landmarks/1"
 BACKENDS = ("mediapipe", "insightface")
@@ -496,29 +494,17 @@ def landmarks_shard(
     landmarker = make_landmarker(cfg, models_dir)
     crops = zarr.open_group(str(crops_store), mode="r")
     clip_ids = sorted(crops.group_keys())
-    out_store = Path(out_store)
     stats = LandmarksStats(n_clips=len(clip_ids))
-    rejections: list[RejectionRow] = []
-    start = time.perf_counter()
-    with atomic_directory(out_store) as tmp:
-        root = zarr.open_group(store=str(tmp), mode="w", zarr_format=3)
-        bar = tqdm(clip_ids, desc=f"landmarks {out_store.stem}", unit="clip", disable=not progress)
+    with shard_job(out_store, rejected_tsv, stats, {"schema": SCHEMA, "config": cfg.to_dict()}) as job:
+        bar = tqdm(clip_ids, desc=f"landmarks {Path(out_store).stem}", unit="clip", disable=not progress)
         for clip_id in bar:
-            clip = crops[clip_id]
-            rejection = _landmarks_one(root, clip_id, clip, landmarker, cfg)
+            rejection = _landmarks_one(job.root, clip_id, crops[clip_id], landmarker, cfg)
             if rejection is None:
-                stats.n_kept += 1
-                stats.n_frames += int(root[clip_id].attrs["n_frames"])
-                stats.n_valid += int(root[clip_id].attrs["n_valid"])
+                stats.n_valid += int(job.root[clip_id].attrs["n_valid"])
+                job.kept(job.root[clip_id].attrs["n_frames"])
             else:
-                rejections.append(rejection)
-            stats.seconds = time.perf_counter() - start
-            bar.set_postfix(kept=stats.n_kept, rejected=len(rejections), fps=f"{stats.frames_per_second:.0f}")
-        root.attrs.update({"schema": SCHEMA, "shard": out_store.stem, "n_clips": stats.n_kept, "config": cfg.to_dict()})
-    write_rejections(rejected_tsv, rejections)
-    stats.n_rejected = len(rejections)
-    stats.rejected_by_reason = dict(sorted(Counter(r.reason for r in rejections).items()))
-    stats.seconds = time.perf_counter() - start
+                job.reject(rejection)
+            bar.set_postfix(job.progress())
     return stats
 
 

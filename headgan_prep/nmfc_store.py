@@ -18,18 +18,17 @@ the inputs and the configuration.
 
 from __future__ import annotations
 
-import time
 import warnings
 from pathlib import Path
 
 import zarr
 from zarr.codecs import ZstdCodec
 
-from headgan_prep.atomic import atomic_directory
 from headgan_prep.frame_shards import write_frames
 from headgan_prep.morphable_model import MorphableModel
 from headgan_prep.rejections import ShardStats
 from headgan_prep.render import NMFCRenderer, RenderConfig, RenderConfigError
+from headgan_prep.shard_job import shard_job
 
 SCHEMA = "headgan.nmfc/1"
 NMFC_CODEC = ZstdCodec(level=0, checksum=False)
@@ -76,29 +75,16 @@ def render_shard(
     with warnings.catch_warnings():  # Snakemake's .snakemake_timestamp file is not part of the store
         warnings.filterwarnings("ignore", message="Object at .snakemake_timestamp")
         clip_ids = sorted(fits.group_keys())
-    out_store = Path(out_store)
-    stats = ShardStats(n_clips=len(clip_ids), n_kept=len(clip_ids))
-    start = time.perf_counter()
-    with atomic_directory(out_store) as tmp:
-        root = zarr.open_group(store=str(tmp), mode="w", zarr_format=3)
+    stats = ShardStats(n_clips=len(clip_ids))
+    attributes = {"schema": SCHEMA, "model": model.name, "size": size, "config": cfg.to_dict()}
+    with shard_job(out_store, None, stats, attributes) as job:
         for clip_id in clip_ids:
             clip = fits[clip_id]
             valid = clip["valid"][...]
             images = renderer.render_clip(clip["identity"][...], clip["expression"][...], clip["camera"][...], valid)
-            attributes = {"clip_id": clip_id, "n_frames": int(len(valid)), "n_valid": int(valid.sum())}
-            group = root.create_group(clip_id, attributes=attributes)
+            clip_attributes = {"clip_id": clip_id, "n_frames": int(len(valid)), "n_valid": int(valid.sum())}
+            group = job.root.create_group(clip_id, attributes=clip_attributes)
             write_frames(group, "nmfc", images, NMFC_CODEC)
             group.create_array("valid", shape=valid.shape, dtype=bool, chunks=valid.shape)[...] = valid
-            stats.n_frames += len(valid)
-        root.attrs.update(
-            {
-                "schema": SCHEMA,
-                "shard": out_store.stem,
-                "n_clips": len(clip_ids),
-                "model": model.name,
-                "size": size,
-                "config": cfg.to_dict(),
-            }
-        )
-    stats.seconds = time.perf_counter() - start
+            job.kept(len(valid))
     return stats
