@@ -47,6 +47,8 @@ from headgan_model.settings import TrainConfigError, TrainSettings
 from headgan_model.summary import count_parameters
 from headgan_model.vgg import VGGLoss, load_vgg19
 from headgan_model.visualize import plot_losses, sample_grid
+from headgan_prep.atomic import atomic_file
+from headgan_prep.preview import write_png
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +57,9 @@ GENERATOR_SCHEMA = "headgan.generator/1"
 
 
 def atomic_save(obj: object, path: Path) -> None:
-    """``torch.save`` to a hidden temporary sibling, then rename into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    """``torch.save`` to a hidden temporary sibling, renamed into place when complete."""
+    with atomic_file(path, "wb") as handle:
+        torch.save(obj, handle)
 
 
 def checkpoints(out: Path) -> list[Path]:
@@ -356,16 +355,12 @@ class RunLog:
         self.writer.add_scalar("speed/samples_per_s", samples_per_s, step)
         self.rows.append({"step": float(step), **losses})
         names = ["step", *sorted({k for row in self.rows for k in row} - {"step"})]
-        tmp = self.tsv.with_name(f".{self.tsv.name}.tmp")
-        with tmp.open("w", newline="") as handle:
+        with atomic_file(self.tsv, "w", newline="") as handle:
             writer = csv.DictWriter(handle, names, delimiter="\t", restval="")
             writer.writeheader()
             writer.writerows({k: (int(v) if k == "step" else f"{v:.6g}") for k, v in row.items()} for row in self.rows)
-        tmp.replace(self.tsv)
 
     def grid(self, step: int, grid: np.ndarray) -> Path:
-        from headgan_prep.preview import write_png
-
         self.writer.add_image("samples", grid, step, dataformats="HWC")
         path = self.out / "samples" / f"step-{step:08d}.png"
         write_png(grid, path)
@@ -417,8 +412,6 @@ def train(settings: TrainSettings, index_path: Path, out: Path, models_dir: Path
                 break
         bar.close()
     if main:
-        from headgan_prep.preview import write_png
-
         grid = trainer.samples()
         run_log.grid(trainer.step, grid)
         write_png(grid, trainer.out / "samples.png")

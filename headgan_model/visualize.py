@@ -7,6 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from headgan_prep.atomic import atomic_file
+
 GRID_COLUMNS = ("reference", "driving NMFC", "flow", "warped", "generated", "real")
 """Columns of :func:`sample_grid`, left to right."""
 
@@ -103,8 +105,6 @@ def plot_losses(steps: np.ndarray, losses: dict[str, np.ndarray], path: Path) ->
         if axis.lines:
             axis.legend(fontsize=7, ncol=2)
     figure.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    figure.savefig(tmp, dpi=100)
+    with atomic_file(path, "wb") as handle:
+        figure.savefig(handle, format="png", dpi=100)
     plt.close(figure)
-    tmp.replace(path)

@@ -38,7 +38,6 @@ the crop store and the configuration.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,7 +53,7 @@ from headgan_prep.deepspeech_package import DEFAULT_PYTHON, DeepSpeechPackageMod
 from headgan_prep.models import resolve_model
 from headgan_prep.rejections import RejectionRow, ShardStats
 from headgan_prep.settings import StageSettings
-from headgan_prep.shard_job import shard_job
+from headgan_prep.shard_job import clip_groups, shard_job
 
 SCHEMA = "headgan.audio/1"
 DEEPSPEECH_WINDOW = ds.WINDOW_FRAMES
@@ -263,14 +262,6 @@ def is_silent(audio: np.ndarray, sample_rate: int, fps: float, cfg: AudioConfig)
     one short-term analysis window."""
     window, step = audio_lowlevel.analysis_windows(sample_rate, fps)
     return audio_lowlevel.count_windows(len(audio), window, step) == 0 or rms_db(audio) < cfg.silence_db
-
-
-def clip_groups(store: zarr.Group) -> list[str]:
-    """Sorted names of the clip groups of a store. Snakemake's ``.snakemake_timestamp`` file in a
-    directory output is not part of the hierarchy; it is skipped without zarr's warning."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Object at .snakemake_timestamp")
-        return sorted(store.group_keys())
 
 
 def _process_clip(

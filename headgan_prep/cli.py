@@ -22,7 +22,6 @@ from headgan_prep.models import ModelFileMissing
 from headgan_prep.morphable_model import MorphableModelError
 
 
-
 def _settings(text: str | None) -> dict:
     if not text:
         return {}

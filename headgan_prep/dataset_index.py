@@ -29,8 +29,8 @@ from pathlib import Path
 import zarr
 
 from headgan_prep.atomic import atomic_file
-from headgan_prep.audio import clip_groups
 from headgan_prep.rejections import RejectionRow, read_rejections
+from headgan_prep.shard_job import clip_groups
 from headgan_prep.store_layout import STAGES, shards
 
 SCHEMA = "headgan.dataset/1"

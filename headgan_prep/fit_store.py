@@ -28,7 +28,6 @@ its bytes depend only on the inputs and the configuration.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +38,7 @@ from headgan_prep.fit import ClipFit, FitConfig, FitConfigError, FitError, Fitte
 from headgan_prep.insightface_landmarks import N_IBUG
 from headgan_prep.morphable_model import MorphableModel
 from headgan_prep.rejections import RejectionRow, ShardStats
-from headgan_prep.shard_job import shard_job
+from headgan_prep.shard_job import clip_groups, shard_job
 
 SCHEMA = "headgan.fit/1"
 ARRAYS = ("identity", "expression", "camera", "euler", "residual", "valid")
@@ -150,9 +149,7 @@ def fit_shard(landmarks_store: Path, model_path: Path, out_store: Path, rejected
     model = MorphableModel.load(model_path)
     fitter = Fitter(model, cfg)
     landmarks = zarr.open_group(str(landmarks_store), mode="r")
-    with warnings.catch_warnings():  # Snakemake's .snakemake_timestamp file is not part of the store
-        warnings.filterwarnings("ignore", message="Object at .snakemake_timestamp")
-        clip_ids = sorted(landmarks.group_keys())
+    clip_ids = clip_groups(landmarks)
     stats = FitStats(n_clips=len(clip_ids))
     residuals: list[np.ndarray] = []
     attributes = {

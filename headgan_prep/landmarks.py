@@ -71,7 +71,7 @@ from headgan_prep.insightface_landmarks import N_IBUG, DenseLandmarks3D
 from headgan_prep.models import resolve_model
 from headgan_prep.rejections import RejectionRow, ShardStats
 from headgan_prep.settings import StageSettings
-from headgan_prep.shard_job import shard_job
+from headgan_prep.shard_job import clip_groups, shard_job
 
 SCHEMA = "headgan.landmarks/1"
 BACKENDS = ("mediapipe", "insightface")
@@ -493,7 +493,7 @@ def landmarks_shard(
         raise LandmarksConfigError(f"cfg must be a LandmarksConfig, got {type(cfg).__name__}")
     landmarker = make_landmarker(cfg, models_dir)
     crops = zarr.open_group(str(crops_store), mode="r")
-    clip_ids = sorted(crops.group_keys())
+    clip_ids = clip_groups(crops)
     stats = LandmarksStats(n_clips=len(clip_ids))
     with shard_job(out_store, rejected_tsv, stats, {"schema": SCHEMA, "config": cfg.to_dict()}) as job:
         bar = tqdm(clip_ids, desc=f"landmarks {Path(out_store).stem}", unit="clip", disable=not progress)

@@ -18,7 +18,6 @@ the inputs and the configuration.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import zarr
@@ -28,7 +27,7 @@ from headgan_prep.frame_shards import write_frames
 from headgan_prep.morphable_model import MorphableModel
 from headgan_prep.rejections import ShardStats
 from headgan_prep.render import NMFCRenderer, RenderConfig, RenderConfigError
-from headgan_prep.shard_job import shard_job
+from headgan_prep.shard_job import clip_groups, shard_job
 
 SCHEMA = "headgan.nmfc/1"
 NMFC_CODEC = ZstdCodec(level=0, checksum=False)
@@ -72,9 +71,7 @@ def render_shard(
     model = MorphableModel.load(model_path)
     renderer = NMFCRenderer(model, size=size, batch=cfg.batch, colouring=cfg.colouring)
     fits = zarr.open_group(str(fit_store), mode="r")
-    with warnings.catch_warnings():  # Snakemake's .snakemake_timestamp file is not part of the store
-        warnings.filterwarnings("ignore", message="Object at .snakemake_timestamp")
-        clip_ids = sorted(fits.group_keys())
+    clip_ids = clip_groups(fits)
     stats = ShardStats(n_clips=len(clip_ids))
     attributes = {"schema": SCHEMA, "model": model.name, "size": size, "config": cfg.to_dict()}
     with shard_job(out_store, None, stats, attributes) as job:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +22,14 @@ import zarr
 
 from headgan_prep.atomic import atomic_directory
 from headgan_prep.rejections import RejectionRow, ShardStats, write_rejections
+
+
+def clip_groups(store: zarr.Group) -> list[str]:
+    """Sorted names of the clip groups of a store. Snakemake's ``.snakemake_timestamp`` file in a
+    directory output is not part of the hierarchy; it is skipped without zarr's warning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Object at .snakemake_timestamp")
+        return sorted(store.group_keys())
 
 
 @dataclass
