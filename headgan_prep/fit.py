@@ -42,7 +42,6 @@ from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
 import numpy as np
-from scipy.optimize import lsq_linear
 
 from headgan_prep.camera import (
     CAMERA_SIZE,
@@ -212,6 +211,8 @@ def bounded_least_squares(r: np.ndarray, rhs: np.ndarray, bound: np.ndarray) -> 
         ``(K, n)`` float64. Rows whose unconstrained solution is inside the bounds keep it; the
         others come from ``scipy.optimize.lsq_linear`` (``bvls``, exact active set).
     """
+    from scipy.optimize import lsq_linear  # only the bounded solver needs it (≈0.5 s to import)
+
     r = np.asarray(r, np.float64)
     rhs = np.asarray(rhs, np.float64)
     solution = np.linalg.solve(r, rhs.T).T if len(rhs) else np.zeros_like(rhs)

@@ -60,7 +60,6 @@ from typing import ClassVar
 
 import numpy as np
 import zarr
-from scipy.ndimage import correlate1d
 from tqdm import tqdm
 
 from headgan_prep.detect import Detections, FaceDetector, make_detector
@@ -341,6 +340,8 @@ def smooth_valid(values: np.ndarray, valid: np.ndarray, window: int, order: int)
         ``(T, ...)`` float32; invalid frames, and frames with ≤ ``order`` valid frames in their
         window, unchanged.
     """
+    from scipy.ndimage import correlate1d  # smoothing is off by default: no import cost otherwise
+
     flat = values.reshape(len(values), -1).astype(np.float64)
     weight = valid.astype(np.float64)
     offsets = np.arange(window, dtype=np.float64) - window // 2
