@@ -11,6 +11,23 @@ face detection:
 * ``RectTransformationCalculator`` with ``scale_x = scale_y = 1.5`` (:data:`ROI_SCALE`) and
   ``square_long: true``: the ROI is a square whose side is 1.5 times the box's longer side.
 
+On a video, the ``face_landmark_front_cpu`` graph (``static_image_mode`` false) detects only when it
+has no face from the previous frame; otherwise the previous frame's landmarks give the ROI
+(``PreviousLoopbackCalculator``) through ``face_landmark_landmarks_to_roi``
+(:meth:`Roi.from_landmarks`):
+
+* ``LandmarksToDetectionCalculator``: the box is the axis-aligned bounding box of the 468 points;
+* ``DetectionsToRectsCalculator`` with ``rotation_vector_start_keypoint_index: 33``,
+  ``rotation_vector_end_keypoint_index: 263`` (:data:`EYE_CORNER_POINTS`) and
+  ``rotation_vector_target_angle_degrees: 0``: centre and rotation as above, from the outer eye
+  corners;
+* ``RectTransformationCalculator``: the same ``scale_x = scale_y = 1.5``, ``square_long: true``.
+
+The face counts as lost when a frame's face-presence score is below the tracking threshold
+(``ThresholdingCalculator`` and ``GateCalculator`` of ``face_landmark_cpu``, set by the solution's
+``min_tracking_confidence``); the next frame starts again from a detection
+(:meth:`FaceMesh.track`).
+
 The face landmark graph then samples the rotated square into the 192 × 192 model input
 (``ImageToTensorCalculator``: bilinear, border pixels repeated, RGB scaled to [0, 1]), and maps
 the model's 468 ``(x, y, z)`` outputs back (``TensorsToLandmarksCalculator`` divides by the input
@@ -25,6 +42,7 @@ Coordinates are continuous image coordinates (x right, y down; pixel ``(i, j)`` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +60,9 @@ EYE_KEYPOINTS = (0, 1)
 """BlazeFace keypoints giving the rotation: 0 is the subject's right eye (on the image's left for a
 frontal face), 1 the left eye; MediaPipe's graph comments call them "left" and "right" eye as seen
 in the image."""
+EYE_CORNER_POINTS = (33, 263)
+"""FaceMesh vertices giving the rotation of a ROI from landmarks: the outer corners of the subject's
+right eye (on the image's left for a frontal face) and left eye."""
 
 IBUG68 = np.array(
     # jaw 0–16, from the subject's right (image left) to the left
@@ -108,6 +129,20 @@ class Roi:
         side = ROI_SCALE * np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
         return cls(centre, side, angle)
 
+    @classmethod
+    def from_landmarks(cls, points: np.ndarray) -> Roi:
+        """MediaPipe's ROI from FaceMesh points, for the next frame of a video (module docstring).
+
+        Parameters
+        ----------
+        points : np.ndarray
+            ``(T, 468, ≥2)`` points, ``x, y`` in pixels.
+        """
+        xy = np.asarray(points)[..., :2].astype(np.float64)
+        boxes = np.concatenate([xy.min(axis=1), xy.max(axis=1)], axis=1)
+        # the eye corners take the place of BlazeFace's eye keypoints 0 and 1
+        return cls.from_detection(boxes, xy[:, EYE_CORNER_POINTS])
+
     def input_to_image(self, size: int = INPUT_SIZE) -> np.ndarray:
         """``(T, 2, 3)`` float64 affine maps from model input coordinates to image coordinates.
 
@@ -146,19 +181,42 @@ def warp_to_input(frames: np.ndarray, roi: Roi, size: int = INPUT_SIZE) -> np.nd
     Returns
     -------
     np.ndarray
-        ``(T, size, size, 3)`` uint8 RGB (bilinear, border pixels repeated); a view into an RGBA
-        array.
+        ``(T, size, size, 3)`` uint8 RGB (bilinear, border pixels repeated).
     """
-    matrices = roi.warp_matrices(size)
-    out = np.empty((len(frames), size, size, 4), np.uint8)
-    for i, frame in enumerate(frames):
-        # OpenCV samples 4-channel images about twice as fast as 3-channel ones (≈160 against
-        # ≈310 µs a frame here, the conversion included).
-        rgba = cv2.cvtColor(frame, cv2.COLOR_RGB2RGBA)
-        cv2.warpAffine(
-            rgba, matrices[i], (size, size), dst=out[i], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-        )
-    return out[..., :3]
+    out = np.empty((len(frames), size, size, 3), np.uint8)
+    rgba = np.empty((size, size, 4), np.uint8)
+    for frame, matrix, crop in zip(frames, roi.warp_matrices(size), out):
+        warp_frame(frame, matrix, crop, rgba)
+    return out
+
+
+def warp_frame(frame: np.ndarray, matrix: np.ndarray, out: np.ndarray, rgba: np.ndarray) -> None:
+    """Sample one frame through a ``cv2.warpAffine`` matrix (:meth:`Roi.warp_matrices`).
+
+    Parameters
+    ----------
+    frame : np.ndarray
+        ``(H, W, 3)`` uint8 RGB.
+    matrix : np.ndarray
+        ``(2, 3)`` float64, image → model input.
+    out : np.ndarray
+        ``(size, size, 3)`` uint8, written: the RGB model input.
+    rgba : np.ndarray
+        ``(size, size, 4)`` uint8 scratch.
+    """
+    # OpenCV samples 4-channel images about twice as fast as 3-channel ones, and a contiguous RGB
+    # input converts to float32 about six times faster than a view of the RGBA array (≈120 against
+    # ≈360 µs a frame here, sampling and conversions included).
+    size = out.shape[1], out.shape[0]
+    cv2.warpAffine(
+        cv2.cvtColor(frame, cv2.COLOR_RGB2RGBA),
+        matrix,
+        size,
+        dst=rgba,
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB, dst=out)
 
 
 def input_to_image(points: np.ndarray, roi: Roi, size: int = INPUT_SIZE) -> np.ndarray:
@@ -230,14 +288,18 @@ class FaceMesh:
         """
         points = np.empty((len(crops), N_POINTS, 3), np.float32)
         logits = np.empty(len(crops), np.float32)
-        scale = np.float32(1 / 255)
-        interpreter = self.interpreter
         for i, crop in enumerate(crops):
-            np.multiply(crop, scale, out=interpreter.tensor(self._input)()[0], dtype=np.float32)
-            interpreter.invoke()
-            points[i] = interpreter.get_tensor(self._landmarks).reshape(N_POINTS, 3)
-            logits[i] = interpreter.get_tensor(self._flag).reshape(())
+            points[i], logits[i] = self._invoke(crop)
         return points, logits
+
+    def _invoke(self, crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Points ``(468, 3)`` float32 in input pixels and the face-flag logit ``()`` float32 of one
+        ``(192, 192, 3)`` uint8 RGB crop (contiguous, for a fast conversion)."""
+        interpreter = self.interpreter
+        np.multiply(crop, np.float32(1 / 255), out=interpreter.tensor(self._input)()[0], dtype=np.float32)
+        interpreter.invoke()
+        landmarks = interpreter.get_tensor(self._landmarks).reshape(N_POINTS, 3)
+        return landmarks, interpreter.get_tensor(self._flag).reshape(())
 
     def run(self, frames: np.ndarray, roi: Roi) -> tuple[np.ndarray, np.ndarray]:
         """FaceMesh on the ROI of every frame.
@@ -256,5 +318,50 @@ class FaceMesh:
             presence scores ``(T,)`` float32 in [0, 1].
         """
         raw, logits = self.infer(warp_to_input(frames, roi))
-        score = 0.5 + 0.5 * np.tanh(0.5 * logits)  # sigmoid, without overflow
-        return input_to_image(raw, roi), score.astype(np.float32)
+        return input_to_image(raw, roi), face_presence(logits)
+
+    def track(
+        self, frames: np.ndarray, detect: Callable[[np.ndarray], Roi | None], min_score: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """FaceMesh on every frame of a video, following the face as MediaPipe does (module docstring).
+
+        A frame's ROI comes from the previous frame's points (:meth:`Roi.from_landmarks`) when that
+        frame scored at least ``min_score``, else from ``detect``.
+
+        Parameters
+        ----------
+        frames : np.ndarray
+            ``(T, H, W, 3)`` uint8 RGB.
+        detect : callable
+            ``(H, W, 3)`` frame → its ROI from a face detection (one region,
+            :meth:`Roi.from_detection`), or None when it finds no face.
+        min_score : float
+            Face-presence score in [0, 1] below which the face is lost.
+
+        Returns
+        -------
+        tuple[np.ndarray, np.ndarray]
+            Points ``(T, 468, 3)`` float32 in frame pixels (z scaled like x and y) and face
+            presence scores ``(T,)`` float32 in [0, 1]; NaN points and score 0 on frames where
+            ``detect`` found no face.
+        """
+        points = np.full((len(frames), N_POINTS, 3), np.nan, np.float32)
+        scores = np.zeros(len(frames), np.float32)
+        crop = np.empty((INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
+        rgba = np.empty((INPUT_SIZE, INPUT_SIZE, 4), np.uint8)
+        roi = None
+        for t, frame in enumerate(frames):
+            roi = detect(frame) if roi is None else roi
+            if roi is None:
+                continue
+            warp_frame(frame, roi.warp_matrices()[0], crop, rgba)
+            raw, logit = self._invoke(crop)
+            points[t] = input_to_image(raw[None], roi)[0]
+            scores[t] = face_presence(logit)
+            roi = Roi.from_landmarks(points[t : t + 1]) if scores[t] >= min_score else None
+        return points, scores
+
+
+def face_presence(logits: np.ndarray) -> np.ndarray:
+    """Face-presence scores in [0, 1] of face-flag logits, float32 like them (sigmoid)."""
+    return (0.5 + 0.5 * np.tanh(0.5 * logits)).astype(np.float32)  # without overflow

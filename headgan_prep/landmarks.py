@@ -1,25 +1,30 @@
 """Dense 3D face points per frame: one shard's crops in, one landmark store out.
 
-Per clip of the crop store (``results/crops/{shard}.zarr``): detect the face on every
-``detect_every``-th crop (and the last), follow it between those frames, run the landmark model on
-every frame, mark frames valid by score, smooth (optional), fill the invalid frames, locate the
-mouth, write. Backends:
+Per clip of the crop store (``results/crops/{shard}.zarr``): find the face on every frame, run the
+landmark model on it, mark frames valid by score, smooth (optional), fill the invalid frames,
+locate the mouth, write. Backends:
 
 ``mediapipe`` (default, runs offline)
-    BlazeFace box and eye keypoints → MediaPipe's rotated ROI → FaceMesh (:mod:`headgan_prep.facemesh`):
-    468 points; the 68 iBUG points are the vertices :data:`headgan_prep.facemesh.IBUG68`. Score: the
-    FaceMesh face-presence score. FaceMesh runs on every frame with the followed ROI, also next to
-    a detection frame that found no face: its score decides.
+    MediaPipe's rotated ROI → FaceMesh (:mod:`headgan_prep.facemesh`): 468 points; the 68 iBUG
+    points are the vertices :data:`headgan_prep.facemesh.IBUG68`. Score: the FaceMesh
+    face-presence score. With ``roi: track`` (default), as MediaPipe's video mode: BlazeFace runs on
+    the first frame and on the frame after each one scoring below ``min_score`` (a frame where it
+    finds no face gets NaN points and score 0); every other frame's ROI comes from the previous
+    frame's 468 points (:meth:`headgan_prep.facemesh.FaceMesh.track`). With ``roi: detect``: the ROI
+    comes from the BlazeFace box and eye keypoints of the detection frames (below) and FaceMesh runs
+    on every frame, also next to a detection frame that found no face: its score decides.
 ``insightface``
-    SCRFD box → insightface ``1k3d68.onnx`` (:mod:`headgan_prep.insightface_landmarks`): 1103
-    points, the 1035 dense points HeadGAN fits its 3DMM to, then the 68 iBUG points. Score: the
-    SCRFD score.
+    SCRFD box of the detection frames → insightface ``1k3d68.onnx``
+    (:mod:`headgan_prep.insightface_landmarks`): 1103 points, the 1035 dense points HeadGAN fits its
+    3DMM to, then the 68 iBUG points. Score: the SCRFD score. ``roi`` does not apply.
 
-Face selection: on each detection frame, the detection whose box centre is nearest the crop centre
-(ingest centres the crop on the clip's main face). Boxes and keypoints are linear in time between
-detection frames that found the face and held at the first and last such frame; the detection
-score is linear between two consecutive detection frames that both found the face, and 0 next to
-one that did not.
+Detection frames (``insightface``, and ``mediapipe`` with ``roi: detect``): every
+``detect_every``-th crop and the last. Boxes and keypoints are linear in time between detection
+frames that found the face and held at the first and last such frame; the detection score is linear
+between two consecutive detection frames that both found the face, and 0 next to one that did not.
+
+Face selection: on each frame detected on, the detection whose box centre is nearest the crop
+centre (ingest centres the crop on the clip's main face).
 
 Validity and fill policy: a frame is valid when its score is at least ``min_score``. A clip with
 more than ``max_invalid_fraction`` invalid frames is rejected (reason ``invalid_frames``) and left
@@ -75,6 +80,7 @@ from headgan_prep.shard_job import clip_groups, shard_job
 SCHEMA = "headgan.landmarks/1"
 BACKENDS = ("mediapipe", "insightface")
 DEFAULT_MODELS = {"mediapipe": "face_landmark.tflite", "insightface": "1k3d68.onnx"}
+ROI_MODES = ("track", "detect")
 SMOOTHING = ("none", "moving_average", "savgol")
 FILL_POLICY = "nearest_valid"
 MOUTH = slice(48, 68)
@@ -102,12 +108,18 @@ class LandmarksConfig(StageSettings):
         insightface); None: the detector backend's default.
     detector_score_threshold : float
         Minimum detection score in [0, 1].
+    roi : str
+        How the ``mediapipe`` backend places FaceMesh's region of interest (module docstring):
+        ``"track"``, from the previous frame's points, detecting only on the first frame and after
+        a frame scoring below ``min_score`` (MediaPipe's video mode); ``"detect"``, from the
+        detection frames (``detect_every``). The ``insightface`` backend always detects.
     detect_every : int
         Detect on every ``detect_every``-th frame (and the last) and follow the face in between
-        (module docstring). Detection costs about as much as FaceMesh itself; the ROI is 1.5 times
-        the face box, so a face that moves a few pixels between detections stays well inside it.
+        (module docstring), for ``insightface`` and for ``mediapipe`` with ``roi: detect``. The
+        ROI is 1.5 times the face box, so a face that moves a few pixels between detections stays
+        well inside it.
     min_score : float
-        Frames scoring below this are invalid.
+        Frames scoring below this are invalid; with ``roi: track`` the next frame detects again.
     max_invalid_fraction : float
         Clips with a larger fraction of invalid frames are rejected.
     smoothing : str
@@ -130,6 +142,7 @@ class LandmarksConfig(StageSettings):
     model: str | None = None
     detector_model: str | None = None
     detector_score_threshold: float = 0.5
+    roi: str = "track"
     detect_every: int = 4
     min_score: float = 0.5
     max_invalid_fraction: float = 0.2
@@ -142,6 +155,8 @@ class LandmarksConfig(StageSettings):
     def __post_init__(self):
         if self.backend not in BACKENDS:
             raise LandmarksConfigError(f"landmarks.backend must be one of {BACKENDS}, got {self.backend!r}")
+        if self.roi not in ROI_MODES:
+            raise LandmarksConfigError(f"landmarks.roi must be one of {ROI_MODES}, got {self.roi!r}")
         if self.smoothing not in SMOOTHING:
             raise LandmarksConfigError(f"landmarks.smoothing must be one of {SMOOTHING}, got {self.smoothing!r}")
         for name in ("detector_score_threshold", "min_score", "max_invalid_fraction"):
@@ -201,6 +216,15 @@ class FaceTrack:
         return not np.isnan(self.boxes[0, 0])
 
 
+def central_face(found: Detections, size: tuple[int, int]) -> int | None:
+    """Index of the detection whose box centre is nearest the centre of the ``(W, H)`` crop, None
+    when there is none."""
+    if not len(found.scores):
+        return None
+    offsets = (found.boxes[:, :2] + found.boxes[:, 2:]) / 2 - np.asarray(size, np.float64) / 2
+    return int(np.argmin(np.hypot(*offsets.T)))
+
+
 def follow_face(detections: list[Detections], keyframes: np.ndarray, n_frames: int, size: tuple[int, int]) -> FaceTrack:
     """Spread the detections of the detection frames over every frame (module docstring).
 
@@ -220,12 +244,11 @@ def follow_face(detections: list[Detections], keyframes: np.ndarray, n_frames: i
     FaceTrack
     """
     n_keypoints = detections[0].keypoints.shape[1]
-    centre = np.asarray(size, np.float64) / 2
     key_values = np.full((len(keyframes), 4 + 2 * n_keypoints), np.nan)
     key_scores = np.zeros(len(keyframes))
     for i, found in enumerate(detections):
-        if len(found.scores):
-            best = int(np.argmin(np.hypot(*((found.boxes[:, :2] + found.boxes[:, 2:]) / 2 - centre).T)))
+        best = central_face(found, size)
+        if best is not None:
             key_values[i] = np.r_[found.boxes[best], found.keypoints[best].ravel()]
             key_scores[i] = found.scores[best]
     has_face = key_scores > 0
@@ -256,21 +279,47 @@ def track_face(detector: FaceDetector, frames: np.ndarray, every: int) -> FaceTr
 
 
 class FaceMeshLandmarker:
-    """``mediapipe`` backend: BlazeFace → MediaPipe ROI → FaceMesh (468 points)."""
+    """``mediapipe`` backend: BlazeFace → MediaPipe ROI → FaceMesh (468 points).
+
+    Parameters
+    ----------
+    detector : FaceDetector
+        BlazeFace.
+    mesh : FaceMesh
+    detect_every : int
+        Detection frame spacing of ``roi="detect"``.
+    roi : str
+        ``"track"`` or ``"detect"`` (:class:`LandmarksConfig`).
+    min_score : float
+        Face-presence score below which ``roi="track"`` detects again on the next frame.
+    """
 
     n_points = 468
     ibug68 = IBUG68
     score_kind = "facemesh_face_presence"
 
-    def __init__(self, detector: FaceDetector, mesh: FaceMesh, detect_every: int):
+    def __init__(
+        self, detector: FaceDetector, mesh: FaceMesh, detect_every: int, *, roi: str = "track", min_score: float = 0.5
+    ):
         self.detector, self.mesh, self.detect_every = detector, mesh, detect_every
+        self.roi, self.min_score = roi, min_score
 
     def locate(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Points ``(T, 468, 3)`` float32 in crop pixels (NaN without any face) and scores ``(T,)``."""
+        """Points ``(T, 468, 3)`` float32 in crop pixels (NaN without a face) and scores ``(T,)``."""
+        if self.roi == "track":
+            return self.mesh.track(frames, self.detected_roi, self.min_score)
         track = track_face(self.detector, frames, self.detect_every)
         if not track.found:
             return np.full((len(frames), self.n_points, 3), np.nan, np.float32), np.zeros(len(frames), np.float32)
         return self.mesh.run(frames, Roi.from_detection(track.boxes, track.keypoints))
+
+    def detected_roi(self, frame: np.ndarray) -> Roi | None:
+        """MediaPipe's ROI of the central face BlazeFace finds in a ``(H, W, 3)`` crop, or None."""
+        (found,) = self.detector.detect(frame[None])
+        best = central_face(found, (frame.shape[1], frame.shape[0]))
+        if best is None:
+            return None
+        return Roi.from_detection(found.boxes[best : best + 1], found.keypoints[best : best + 1])
 
 
 class InsightFaceLandmarker:
@@ -310,7 +359,8 @@ def make_landmarker(cfg: LandmarksConfig, models_dir) -> FaceMeshLandmarker | In
         threads=cfg.threads,
     )
     if cfg.backend == "mediapipe":
-        return FaceMeshLandmarker(detector, FaceMesh(model_path, threads=cfg.threads), cfg.detect_every)
+        mesh = FaceMesh(model_path, threads=cfg.threads)
+        return FaceMeshLandmarker(detector, mesh, cfg.detect_every, roi=cfg.roi, min_score=cfg.min_score)
     model = DenseLandmarks3D(model_path, threads=cfg.threads, batch_size=cfg.batch_frames)
     return InsightFaceLandmarker(detector, model, cfg.detect_every)
 

@@ -25,7 +25,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 ORTHONORMAL_TOLERANCE = 1e-4
@@ -131,6 +130,8 @@ class MorphableModel:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        import h5py  # here, not at the top: every command line of the package imports this module
+
         with h5py.File(tmp, "w", track_order=True) as f:
             for key in ("mean", "id_basis", "exp_basis", "triangles", "fit_index"):
                 f.create_dataset(key, data=getattr(self, key))
@@ -145,6 +146,8 @@ class MorphableModel:
         path = Path(path)
         if not path.is_file():
             raise MorphableModelError(f"morphable model file {path} does not exist")
+        import h5py
+
         try:
             with h5py.File(path, "r") as f:
                 missing = [k for k in ("mean", "id_basis", "exp_basis", "triangles", "fit_index") if k not in f]

@@ -9,7 +9,9 @@ the same images in numpy.
 
 Frames are drawn in batches: the K frames of a batch are instances of one draw call, instance k
 placed in tile k of a framebuffer atlas (clip distances keep every face inside its tile), and the
-whole atlas is read back at once, so the per-frame cost of a draw and a readback is shared. A
+whole atlas is read back at once, so the per-frame cost of a draw and a readback is shared. The
+tiles are stacked in one column, so the read-back atlas already is the ``(K, size, size, 3)`` image
+array, without a copy to reorder it. A
 frame's image is the same in every tile except, rarely, a pixel where two surfaces meet at equal
 depth (a silhouette), so images depend on ``batch`` in such pixels only.
 """
@@ -32,6 +34,9 @@ COLOURINGS = ("flat", "vertex")
 GL_CLIP_DISTANCE0 = 0x3000
 SUBPIXELS = 1024
 """Image positions are rounded to 1/SUBPIXELS pixel, exact in float32 at every tile of the atlas."""
+MAX_BATCH = 64
+"""Largest ``render.batch``: 64 tiles of 256 pixels fill the 16384-pixel framebuffer height that
+OpenGL implementations (Mesa's llvmpipe among them) allow."""
 GL_VERSION = 430
 """Shader storage buffers are needed (OpenGL 4.3)."""
 
@@ -40,7 +45,6 @@ _VERTEX_SHADER = """
 layout(std430, binding = 0) readonly buffer Positions { float positions[]; };
 layout(std430, binding = 1) readonly buffer VertexColours { float vertex_colours[]; };
 uniform int n_vertices;
-uniform int columns;
 uniform float size;
 uniform vec2 atlas;
 out vec3 colour;
@@ -49,7 +53,7 @@ out float gl_ClipDistance[4];
 void main() {
     int base = 3 * (gl_InstanceID * n_vertices + gl_VertexID);
     vec3 p = vec3(positions[base], positions[base + 1], positions[base + 2]);
-    vec2 tile = vec2(gl_InstanceID % columns, gl_InstanceID / columns) * size;
+    vec2 tile = vec2(0.0, gl_InstanceID * size);
     // Window y runs with image y, so the atlas reads back with image rows in order.
     gl_Position = vec4(2.0 * (tile + p.xy) / atlas - 1.0, p.z, 1.0);
     gl_ClipDistance[0] = p.x;
@@ -109,8 +113,8 @@ class RenderConfig(StageSettings):
     def __post_init__(self):
         if self.colouring not in COLOURINGS:
             raise RenderConfigError(f"render.colouring must be one of {COLOURINGS}, got {self.colouring!r}")
-        if isinstance(self.batch, bool) or not isinstance(self.batch, int) or not 1 <= self.batch <= 256:
-            raise RenderConfigError(f"render.batch must be an integer in [1, 256], got {self.batch!r}")
+        if isinstance(self.batch, bool) or not isinstance(self.batch, int) or not 1 <= self.batch <= MAX_BATCH:
+            raise RenderConfigError(f"render.batch must be an integer in [1, {MAX_BATCH}], got {self.batch!r}")
 
 
 @functools.cache
@@ -186,7 +190,7 @@ class NMFCRenderer:
     size : int
         Image side in pixels (the crop size).
     batch : int
-        Frames per draw call; they share one framebuffer of tiles (powers of two a side).
+        Frames per draw call; they share one framebuffer, a column of tiles (a power of two of them).
     colouring : str
         ``"flat"`` (one colour per triangle) or ``"vertex"`` (interpolated between vertices).
     """
@@ -197,22 +201,20 @@ class NMFCRenderer:
         if batch < 1 or size < 1:
             raise RenderError(f"batch and size must be positive, got {batch} and {size}")
         self.model, self.size, self.batch, self.colouring = model, size, batch, colouring
-        # Powers of two: with size a power of two too, the atlas transform is exact in float32, so a
+        # A power of two: with size a power of two too, the atlas transform is exact in float32, so a
         # frame covers the same pixels in every tile; only depth, interpolated from the atlas origin,
         # rounds differently, which can flip pixels where two surfaces meet at equal depth.
-        self.columns = 1 << math.ceil(math.log2(math.ceil(math.sqrt(batch))))
-        self.rows = 1 << math.ceil(math.log2(math.ceil(batch / self.columns)))
+        self.tiles = 1 << math.ceil(math.log2(batch))
         ctx = self._ctx = gl_context()
-        if max(self.columns, self.rows) * size > ctx.info["GL_MAX_VIEWPORT_DIMS"][0]:
+        if self.tiles * size > ctx.info["GL_MAX_VIEWPORT_DIMS"][1]:
             raise RenderError(f"a batch of {batch} frames of {size}² pixels does not fit in one framebuffer")
         vertex_colours, triangle_colours = nmfc_colours(model)
         self._program = ctx.program(vertex_shader=_VERTEX_SHADER, fragment_shader=_FRAGMENT_SHADER)
         uniforms = {
             "n_vertices": model.n_vertices,
             "n_triangles": len(model.triangles),
-            "columns": self.columns,
             "size": float(size),
-            "atlas": (float(self.columns * size), float(self.rows * size)),
+            "atlas": (float(size), float(self.tiles * size)),
             "flat_colour": colouring == "flat",
         }
         for name, value in uniforms.items():
@@ -224,8 +226,8 @@ class NMFCRenderer:
         index_buffer = ctx.buffer(model.triangles.tobytes())
         self._vao = ctx.vertex_array(self._program, [], index_buffer=index_buffer, index_element_size=4)
         self._fbo = ctx.framebuffer(
-            ctx.renderbuffer((self.columns * size, self.rows * size)),
-            ctx.depth_renderbuffer((self.columns * size, self.rows * size)),
+            ctx.renderbuffer((size, self.tiles * size)),
+            ctx.depth_renderbuffer((size, self.tiles * size)),
         )
 
     def render(self, shapes: np.ndarray, cameras: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
@@ -283,8 +285,7 @@ class NMFCRenderer:
             ctx.enable_direct(GL_CLIP_DISTANCE0 + plane)
         self._vao.render(vertices=3 * len(self.model.triangles), instances=n_frames)
         atlas = np.frombuffer(self._fbo.read(components=3), np.uint8)
-        tiles = atlas.reshape(self.rows, size, self.columns, size, 3).transpose(0, 2, 1, 3, 4)
-        return tiles.reshape(-1, size, size, 3)[:n_frames]
+        return atlas.reshape(self.tiles, size, size, 3)[:n_frames]
 
     def render_clip(
         self, identity: np.ndarray, expression: np.ndarray, camera: np.ndarray, valid: np.ndarray | None = None

@@ -4,6 +4,10 @@ Every stage writes ``{results}/{directory}/{shard}.zarr`` (Zarr v3, one group pe
 attribute ``schema``) and, except ``nmfc``, the rejection log ``{results}/rejected/{rejected}/{shard}.tsv``.
 Array shapes are written with named dimensions: a name (``T`` frames, ``S`` image side, ...) must
 take the same value in every array of a clip, and ``T`` the same value in every stage.
+
+The schema names and the audio feature count are written out here rather than imported from the
+stage modules, so that reading the layout (``check``, the dataset index) does not import every
+stage's dependencies; a test holds them equal to the stages' own constants.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from headgan_prep import audio, fit_store, ingest, landmarks, nmfc_store
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ class Stage:
 STAGES = (
     Stage(
         "crops",
-        ingest.SCHEMA,
+        "headgan.crops/1",
         "ingest",
         "frames",
         (
@@ -83,7 +86,7 @@ STAGES = (
     ),
     Stage(
         "landmarks",
-        landmarks.SCHEMA,
+        "headgan.landmarks/1",
         "landmarks",
         "points",
         (
@@ -96,7 +99,7 @@ STAGES = (
     ),
     Stage(
         "fit",
-        fit_store.SCHEMA,
+        "headgan.fit/1",
         "fit",
         "camera",
         (
@@ -110,7 +113,7 @@ STAGES = (
     ),
     Stage(
         "nmfc",
-        nmfc_store.SCHEMA,
+        "headgan.nmfc/1",
         None,
         "nmfc",
         (
@@ -120,10 +123,10 @@ STAGES = (
     ),
     Stage(
         "audio",
-        audio.SCHEMA,
+        "headgan.audio/1",
         "audio",
         "features",
-        (ArraySpec("features", ("T", audio.N_FEATURES), "float32", nan_allowed=False),),
+        (ArraySpec("features", ("T", 300), "float32", nan_allowed=False),),
     ),
 )
 """The stages in the order the workflow builds them."""

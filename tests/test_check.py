@@ -5,8 +5,10 @@ import pytest
 import zarr
 from stores import replace_array, write_results
 
+from headgan_prep import audio, fit_store, ingest, landmarks, nmfc_store
 from headgan_prep.check import check_results
 from headgan_prep.cli import main
+from headgan_prep.store_layout import STAGES
 
 
 @pytest.fixture
@@ -23,6 +25,19 @@ def test_sound_stores_pass_with_a_summary_table(results, capsys):
     assert rows[0] == ["stage", "shards", "clips", "frames", "problems"]
     assert rows[1:] == [[stage, "2", "3", "15", "0"] for stage in ("crops", "landmarks", "fit", "nmfc", "audio")]
     assert out.err == ""
+
+
+def test_layout_matches_the_stages_constants():
+    schemas = {stage.name: stage.schema for stage in STAGES}
+    assert schemas == {
+        "crops": ingest.SCHEMA,
+        "landmarks": landmarks.SCHEMA,
+        "fit": fit_store.SCHEMA,
+        "nmfc": nmfc_store.SCHEMA,
+        "audio": audio.SCHEMA,
+    }
+    (features,) = next(stage for stage in STAGES if stage.name == "audio").arrays
+    assert features.shape == ("T", audio.N_FEATURES)
 
 
 def set_schema(results):

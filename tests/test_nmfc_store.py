@@ -71,7 +71,7 @@ def test_nmfc_store_layout_and_identical_rerun(inputs):
 
 def test_render_config_is_checked():
     assert RenderConfig.from_dict({"colouring": "vertex"}).to_dict() == {"colouring": "vertex", "batch": 16}
-    for bad in ({"colouring": "smooth"}, {"batch": 0}, {"batch": True}, {"size": 128}):
+    for bad in ({"colouring": "smooth"}, {"batch": 0}, {"batch": 65}, {"batch": True}, {"size": 128}):
         with pytest.raises(RenderConfigError):
             RenderConfig.from_dict(bad)
 

@@ -134,6 +134,9 @@ def test_bad_inputs_are_errors(model):
         renderer.render(np.zeros((2, 5, 3)), np.zeros((2, 7)))
     with pytest.raises(RenderError, match="colouring"):
         NMFCRenderer(model, colouring="smooth")
+    size = gl_context().info["GL_MAX_VIEWPORT_DIMS"][1] // 32  # 64 tiles: twice the height allowed
+    with pytest.raises(RenderError, match=f"a batch of 64 frames of {size}² pixels does not fit"):
+        NMFCRenderer(model, size=size, batch=64)
 
 
 def test_a_missing_egl_names_the_packages_to_install(monkeypatch):

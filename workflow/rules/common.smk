@@ -83,6 +83,11 @@ def model_input(relative):
 
 
 # Outputs of the `preprocess` target: each stage's .smk file adds its per-shard and per-split files.
+#
+# Scheduling: the chain ingest → landmarks → learn_3dmm → fit → render is the longest path of the
+# DAG, and learn_3dmm waits for every training shard's landmarks. Its rules carry priorities (50 down
+# to 10) so that free cores take them first; audio, the previews and the indexes (priority 0) fill
+# the cores the chain leaves idle, e.g. while learn_3dmm runs alone.
 PREPROCESS_PER_SHARD = []
 PREPROCESS_PER_SPLIT = []
 

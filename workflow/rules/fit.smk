@@ -16,6 +16,7 @@ rule fit:
         RESULTS / "logs/fit/{shard}.log",
     benchmark:
         RESULTS / "benchmarks/fit/{shard}.tsv"
+    priority: 20
     conda:
         "../../envs/fit.yaml"
     params:

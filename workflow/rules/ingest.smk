@@ -22,6 +22,7 @@ rule ingest:
         RESULTS / "logs/ingest/{shard}.log",
     benchmark:
         RESULTS / "benchmarks/ingest/{shard}.tsv"
+    priority: 50
     conda:
         "../../envs/ingest.yaml"
     threads: 1

@@ -17,6 +17,7 @@ rule landmarks:
         RESULTS / "logs/landmarks/{shard}.log",
     benchmark:
         RESULTS / "benchmarks/landmarks/{shard}.tsv"
+    priority: 40
     conda:
         "../../envs/landmarks.yaml"
     threads: config["landmarks"]["threads"]

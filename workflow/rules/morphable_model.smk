@@ -13,6 +13,7 @@ rule learn_3dmm:
         RESULTS / "logs/learn_3dmm.log",
     benchmark:
         RESULTS / "benchmarks/learn_3dmm.tsv"
+    priority: 30
     conda:
         "../../envs/landmarks.yaml"
     params:

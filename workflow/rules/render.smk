@@ -13,6 +13,7 @@ rule render:
         RESULTS / "logs/render/{shard}.log",
     benchmark:
         RESULTS / "benchmarks/render/{shard}.tsv"
+    priority: 10
     conda:
         "../../envs/render.yaml"
     params:
