@@ -8,9 +8,11 @@ OpenCV's thread count is set to the backend's, so one thread means one core.
 ``mediapipe`` (the real ``face_landmark.tflite`` and BlazeFace models)
 
 * ``model``: FaceMesh interpreter calls on a prepared input;
-* ``locate``: detection on every ``detect_every``-th crop, ROI, warps, FaceMesh and mapping back
-  (``FaceMeshLandmarker.locate``), for ``detect_every`` 4 (the default) and 1;
-* ``clip``: ``clip_landmarks``: the above plus validity, fill, iBUG points and mouth boxes.
+* ``locate``: ROI, warps, FaceMesh and mapping back (``FaceMeshLandmarker.locate``), with
+  ``roi: track`` (the default: one detection, then each ROI from the previous frame's points) and
+  ``roi: detect`` (detection on every ``detect_every``-th crop) for ``detect_every`` 4 and 1;
+* ``clip``: ``clip_landmarks``: the above plus validity, fill, iBUG points and mouth boxes, for
+  ``roi: track`` and ``roi: detect`` with ``detect_every: 4``.
 
 ``insightface`` (a generated ONNX model with ``1k3d68.onnx``'s signature and a ResNet-50-style body:
 bottleneck stages of 3, 4, 6 and 3 blocks, ≈3 GFLOPs at 192², random weights)
@@ -33,11 +35,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import skimage.data
+from timing import rate
 
 from headgan_prep.facemesh import INPUT_SIZE
 from headgan_prep.insightface_landmarks import N_POINTS, DenseLandmarks3D
 from headgan_prep.landmarks import LandmarksConfig, clip_landmarks, make_landmarker
-from timing import rate
 
 
 def test_frames(n: int) -> np.ndarray:
@@ -104,19 +106,28 @@ def resnet_landmark_model(path: Path, seed: int = 0) -> Path:
     return path
 
 
+MEDIAPIPE_ROI = [{"roi": "track"}, {"roi": "detect", "detect_every": 4}, {"roi": "detect", "detect_every": 1}]
+"""Landmarks settings of the ``locate`` figures; ``clip`` takes the first two."""
+
+
 def bench_mediapipe(models_dir: Path, frames: np.ndarray, threads: int, seconds: float) -> None:
-    landmarker = make_landmarker(LandmarksConfig(threads=threads), models_dir)
-    mesh = landmarker.mesh
+    mesh = make_landmarker(LandmarksConfig(threads=threads), models_dir).mesh
     crop = np.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
     print(f"mediapipe  threads={threads}  model   {rate(lambda: len(mesh.infer(crop)[1]), seconds):7.0f} frames/s")
-    for every in (4, 1):
-        landmarker.detect_every = every
+    configs = [LandmarksConfig(threads=threads, **setting) for setting in MEDIAPIPE_ROI]
+    for cfg in configs:
+        landmarker = make_landmarker(cfg, models_dir)
         figure = rate(lambda: len(landmarker.locate(frames)[1]), seconds)
-        print(f"mediapipe  threads={threads}  locate  {figure:7.0f} frames/s  (detect_every={every})")
-    landmarker.detect_every = 4
-    cfg = LandmarksConfig(threads=threads)
-    figure = rate(lambda: len(clip_landmarks(frames, landmarker, cfg).valid), seconds)
-    print(f"mediapipe  threads={threads}  clip    {figure:7.0f} frames/s  (detect_every=4)")
+        print(f"mediapipe  threads={threads}  locate  {figure:7.0f} frames/s  ({roi_setting(cfg)})")
+    for cfg in configs[:2]:
+        landmarker = make_landmarker(cfg, models_dir)
+        figure = rate(lambda: len(clip_landmarks(frames, landmarker, cfg).valid), seconds)
+        print(f"mediapipe  threads={threads}  clip    {figure:7.0f} frames/s  ({roi_setting(cfg)})")
+
+
+def roi_setting(cfg: LandmarksConfig) -> str:
+    """``roi=…`` of a figure's label, with ``detect_every`` where it applies."""
+    return f"roi={cfg.roi}" if cfg.roi == "track" else f"roi={cfg.roi}, detect_every={cfg.detect_every}"
 
 
 def bench_insightface(model_path: Path, frames: np.ndarray, threads: int, seconds: float) -> None:

@@ -28,14 +28,15 @@ def _crop_tile(frames, tile: int, t: int) -> np.ndarray:
     return _resized(frames[t], tile)
 
 
-def _landmark_tile(frames, marks, tile: int, t: int) -> np.ndarray:
-    """Tile of frame ``t`` with the landmarks of ``marks`` (a clip group of a landmark store) drawn."""
+def _landmark_tile(frames, marks: dict[str, np.ndarray], tile: int, t: int) -> np.ndarray:
+    """Tile of frame ``t`` with the landmarks drawn; ``marks`` holds a landmark clip's ``points``,
+    ``ibug68`` and ``mouth_box`` arrays."""
     img = _resized(frames[t], tile)
     scale = tile / frames.shape[2]
     for points, colour in ((marks["points"][t], (0, 255, 0)), (marks["ibug68"][t], (255, 0, 0))):
-        for x, y in np.asarray(points)[:, :2] * scale:
+        for x, y in points[:, :2] * scale:
             cv2.circle(img, (int(x), int(y)), 0, colour, -1)
-    x0, y0, x1, y1 = (np.asarray(marks["mouth_box"][t]) * scale).round().astype(int)
+    x0, y0, x1, y1 = (marks["mouth_box"][t] * scale).round().astype(int)
     cv2.rectangle(img, (x0, y0), (x1, y1), (0, 0, 255), 1)
     return img
 
@@ -120,7 +121,13 @@ def landmark_grid(
     when no clip has landmarks.
     """
     rows = [
-        _clip_row(clip_id, marks["valid"][:], partial(_landmark_tile, crops["frames"], marks, tile), frames_per_clip)
+        _clip_row(
+            clip_id,
+            marks["valid"][:],
+            # one chunk per clip: read each array once, not once per tile
+            partial(_landmark_tile, crops["frames"], {k: marks[k][:] for k in ("points", "ibug68", "mouth_box")}, tile),
+            frames_per_clip,
+        )
         for clip_id, crops, marks in _paired_clips(crop_stores, landmark_stores, max_clips)
     ]
     return _stack(rows, tile)
