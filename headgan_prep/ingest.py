@@ -41,7 +41,7 @@ from headgan_prep.detect import BACKENDS, Detections, FaceDetector, make_detecto
 from headgan_prep.frame_shards import write_frames
 from headgan_prep.rejections import Rejection, RejectionRow, ShardStats
 from headgan_prep.settings import StageSettings
-from headgan_prep.shard_job import shard_job
+from headgan_prep.shard_job import ZARR_WRITE_SETTINGS, shard_job
 from headgan_prep.video import VideoError, VideoInfo, decode_clip, fit_within, probe
 
 SCHEMA = "headgan.crops/1"
@@ -49,10 +49,6 @@ FRAME_CODEC = BloscCodec(cname="lz4", clevel=5, shuffle="noshuffle")
 """Compressor of the frame chunks. Video crops hold sensor and coding noise and compress by only
 10–20 %; LZ4 gets about half of that at a fraction of zstd's cost (≈0.2 vs 0.6–1.3 ms to compress a
 256² frame on one core) and decompresses fastest for training."""
-ZARR_WRITE_SETTINGS = {"codec_pipeline.batch_size": 64, "threading.max_workers": 1, "array.write_empty_chunks": True}
-"""Zarr settings while writing the per-clip arrays: one worker thread (one job uses one core;
-parallelism comes from running jobs side by side), and every chunk stored rather than compared
-with the fill value first. The frames themselves go through :func:`headgan_prep.frame_shards.write_frames`."""
 
 
 class IngestConfigError(ValueError):
@@ -307,11 +303,6 @@ def detect_all(detector: FaceDetector, frames: np.ndarray, max_side: int, batch_
     return detections
 
 
-def detection_frames(n_frames: int, every: int) -> np.ndarray:
-    """``(K,)`` indices of the frames to detect on: every ``every``-th frame and the last one."""
-    return np.unique(np.r_[np.arange(0, n_frames, every), n_frames - 1])
-
-
 def _reject(stage: str, rejection: Rejection | None) -> None:
     if rejection is not None:
         raise ClipRejected(stage, rejection)
@@ -341,7 +332,7 @@ def process_clip(path: Path, detector: FaceDetector, cfg: IngestConfig) -> ClipR
         raise ClipRejected("decode", Rejection(error.reason, error.detail)) from None
     _reject("decode", tracking.check_length(len(frames), cfg.min_frames))
 
-    keyframes = detection_frames(len(frames), cfg.detector.detect_every)
+    keyframes = tracking.detection_frames(len(frames), cfg.detector.detect_every)
     detect_on = frames if len(keyframes) == len(frames) else frames[keyframes]
     dets = detect_all(detector, detect_on, cfg.detector.detect_max_side, cfg.detector.batch_frames)
     key_track = tracking.select_main_face(dets, cfg.min_iou)

@@ -192,6 +192,11 @@ def select_main_face(dets: list[Detections], min_iou: float = DEFAULT_MIN_IOU) -
     return Track(boxes_out, scores_out, n_faces, second_ratio)
 
 
+def detection_frames(n_frames: int, every: int) -> np.ndarray:
+    """``(K,)`` indices of the frames to detect on: every ``every``-th frame and the last one."""
+    return np.unique(np.r_[np.arange(0, n_frames, every), n_frames - 1])
+
+
 def interpolate_track(track: Track, keyframes: np.ndarray, n_frames: int) -> Track:
     """Spread a track found on some frames only over every frame.
 

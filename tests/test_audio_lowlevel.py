@@ -13,6 +13,7 @@ from headgan_prep.audio_lowlevel import (
     align_rows,
     analysis_windows,
     count_windows,
+    dct_matrix,
     lowlevel_features,
     mid_term_statistics,
     normalise,
@@ -131,3 +132,11 @@ def test_all_zero_windows_are_finite():
     centroid = audio_lowlevel.SHORT_TERM_NAMES.index("spectral_centroid")
     np.testing.assert_array_equal(features[:, centroid : centroid + 2], 0)
     np.testing.assert_allclose(features[:, 8], np.log10(audio_lowlevel.EPS) * np.sqrt(40))  # DC term of the DCT
+
+
+@pytest.mark.parametrize("n", [1, 7, 40])
+def test_dct_matrix_is_scipys_orthonormal_dct_ii(n):
+    from scipy.fft import dct
+
+    x = np.random.default_rng(n).normal(size=(5, n))
+    np.testing.assert_allclose(x @ dct_matrix(n).T, dct(x, type=2, norm="ortho", axis=1), atol=1e-12)

@@ -4,7 +4,8 @@ import zarr
 from zarr.codecs import GzipCodec, ZstdCodec
 
 from headgan_prep.frame_shards import ShardedFrames, read_frames, write_frames
-from headgan_prep.ingest import FRAME_CODEC, ZARR_WRITE_SETTINGS
+from headgan_prep.ingest import FRAME_CODEC
+from headgan_prep.shard_job import ZARR_WRITE_SETTINGS
 
 
 def frames(n=7, size=16, seed=0):
