@@ -21,6 +21,7 @@ import numpy as np
 import zarr
 
 from headgan_prep.store_layout import STAGES, ArraySpec, Stage, shards
+from headgan_prep.store_layout import stage as stage_named
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ def check_results(results: Path) -> CheckReport:
             (first, reference), *others = per_stage.items()
             for name, n in others:
                 if n != reference:
-                    stage = next(s for s in STAGES if s.name == name)
+                    stage = stage_named(name)
                     message = f"frame count {n} differs from {first} ({reference})"
                     report.add(name, Problem(stage.store(results, shard), clip_id, stage.frames_array, message))
     return report

@@ -35,10 +35,10 @@ import numpy as np
 import zarr
 
 from headgan_prep.fit import ClipFit, FitConfig, FitConfigError, FitError, Fitter
-from headgan_prep.insightface_landmarks import N_IBUG
 from headgan_prep.morphable_model import MorphableModel
 from headgan_prep.rejections import RejectionRow, ShardStats
 from headgan_prep.shard_job import clip_groups, shard_job
+from headgan_prep.store_layout import N_IBUG
 
 SCHEMA = "headgan.fit/1"
 ARRAYS = ("identity", "expression", "camera", "euler", "residual", "valid")

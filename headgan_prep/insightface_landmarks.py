@@ -25,7 +25,6 @@ import cv2
 import numpy as np
 
 N_POINTS = 1103
-N_IBUG = 68
 BOX_SCALE = 1.5
 """Crop side over the longer side of the face box (``Landmark.get``)."""
 

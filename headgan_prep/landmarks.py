@@ -70,11 +70,12 @@ from tqdm import tqdm
 from headgan_prep.detect import Detections, FaceDetector, make_detector
 from headgan_prep.facemesh import IBUG68, FaceMesh, Roi
 from headgan_prep.frame_shards import read_frames
-from headgan_prep.insightface_landmarks import N_IBUG, DenseLandmarks3D
+from headgan_prep.insightface_landmarks import DenseLandmarks3D
 from headgan_prep.models import resolve_model
 from headgan_prep.rejections import RejectionRow, ShardStats
 from headgan_prep.settings import StageSettings
 from headgan_prep.shard_job import ZARR_WRITE_SETTINGS, clip_groups, shard_job
+from headgan_prep.store_layout import N_IBUG
 from headgan_prep.track import detection_frames
 
 SCHEMA = "headgan.landmarks/1"

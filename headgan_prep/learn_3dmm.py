@@ -45,11 +45,13 @@ import numpy as np
 import zarr
 from scipy.spatial import Delaunay
 
-from headgan_prep.landmarks import SCHEMA as LANDMARKS_SCHEMA
 from headgan_prep.models import resolve_model
 from headgan_prep.morphable_model import MorphableModel
 from headgan_prep.procrustes import generalized_procrustes, rms_radius
 from headgan_prep.settings import StageSettings
+from headgan_prep.store_layout import stage
+
+LANDMARKS_SCHEMA = stage("landmarks").schema
 
 FACEMESH_POINTS = 468
 FACEMESH_TESSELLATION_FILE = "mediapipe/face_mesh_connections.py"

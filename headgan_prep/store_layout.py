@@ -15,6 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+N_IBUG = 68
+"""The iBUG / dlib 68-point landmark set every landmark backend also gives."""
+
 
 @dataclass(frozen=True)
 class ArraySpec:
@@ -90,7 +93,7 @@ STAGES = (
         "points",
         (
             ArraySpec("points", ("T", "M", 3), "float32", nan_allowed=False),
-            ArraySpec("ibug68", ("T", 68, 3), "float32"),
+            ArraySpec("ibug68", ("T", N_IBUG, 3), "float32"),
             ArraySpec("score", ("T",), "float32"),
             ArraySpec("valid", ("T",), "bool"),
             ArraySpec("mouth_box", ("T", 4), "float32"),
@@ -129,6 +132,11 @@ STAGES = (
     ),
 )
 """The stages in the order the workflow builds them."""
+
+
+def stage(name: str) -> Stage:
+    """The stage of :data:`STAGES` called ``name``."""
+    return next(s for s in STAGES if s.name == name)
 
 
 def shard_split(shard: str) -> str:

@@ -1,13 +1,13 @@
 import numpy as np
 import pytest
 import zarr
-
 from face_3dmm import synthetic_clip, synthetic_model
+
 from headgan_prep.cli import main
 from headgan_prep.fit import FitConfig, FitError
 from headgan_prep.fit_store import SCHEMA, fit_shard
-from headgan_prep.insightface_landmarks import N_IBUG
 from headgan_prep.rejections import read_rejections
+from headgan_prep.store_layout import N_IBUG
 
 MODEL = synthetic_model(n_vertices=120, n_id=10, n_exp=5)
 
