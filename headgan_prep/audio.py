@@ -54,6 +54,7 @@ from headgan_prep.models import resolve_model
 from headgan_prep.rejections import RejectionRow, ShardStats
 from headgan_prep.settings import StageSettings
 from headgan_prep.shard_job import clip_groups, shard_job
+from headgan_prep.zarr_direct import write_clip_group
 
 SCHEMA = "headgan.audio/1"
 DEEPSPEECH_WINDOW = ds.WINDOW_FRAMES
@@ -369,12 +370,7 @@ def _audio_shard(
             if rejection is not None:
                 job.reject(rejection)
                 continue
-            out = job.root.create_group(clip_id, attributes=attrs)
-            array = out.create_array(
-                "features", shape=features.shape, dtype=np.float32, chunks=(max(1, len(features)), N_FEATURES)
-            )
-            if features.size:
-                array[...] = features
+            write_clip_group(job.root, clip_id, attrs, {"features": features.astype(np.float32, copy=False)})
             stats.n_silent += int(attrs["silent"])
             stats.n_without_audio += int(not attrs["has_audio"])
             stats.audio_seconds += len(features) / attrs["fps"]

@@ -39,6 +39,7 @@ from headgan_prep.morphable_model import MorphableModel
 from headgan_prep.rejections import RejectionRow, ShardStats
 from headgan_prep.shard_job import clip_groups, shard_job
 from headgan_prep.store_layout import N_IBUG
+from headgan_prep.zarr_direct import write_clip_group
 
 SCHEMA = "headgan.fit/1"
 ARRAYS = ("identity", "expression", "camera", "euler", "residual", "valid")
@@ -110,10 +111,7 @@ def write_clip(root: zarr.Group, clip_id: str, fit: ClipFit) -> None:
         "n_valid": int(fit.valid.sum()),
         "median_residual_px": float(np.median(fit.residual[fit.valid])),
     }
-    group = root.create_group(clip_id, attributes=attributes)
-    for name in ARRAYS:
-        values = np.ascontiguousarray(getattr(fit, name))
-        group.create_array(name, shape=values.shape, dtype=values.dtype, chunks=values.shape)[...] = values
+    write_clip_group(root, clip_id, attributes, {name: getattr(fit, name) for name in ARRAYS})
 
 
 def fit_shard(landmarks_store: Path, model_path: Path, out_store: Path, rejected_tsv: Path, cfg: FitConfig) -> FitStats:

@@ -6,8 +6,9 @@ an array (event-loop round trips, re-reading the shard index), several times the
 compressing or decompressing the frame itself. This module reads and writes that one layout
 directly, following the Zarr v3 sharding specification: the compressed frames one after the
 other, then the index of (offset, nbytes) uint64 pairs and its CRC32C at the end of the file (an
-all-ones pair marks a chunk never written, read as the fill value). Zarr writes the array's
-metadata and reads the files back unchanged (the tests check both ways).
+all-ones pair marks a chunk never written, read as the fill value). The metadata document is
+zarr's own (:mod:`headgan_prep.zarr_direct`); the tests check that the files are byte-identical
+to what zarr writes and that zarr reads them back.
 
 Only that layout is handled — one shard covering the array, chunks of one frame, uint8, inner
 codecs ``bytes`` then none, ``blosc`` or ``zstd``, little-endian index with CRC32C at the end,
@@ -27,6 +28,8 @@ import zarr
 from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec, ZstdCodec
 from zarr.codecs.sharding import ShardingCodecIndexLocation
 from zarr.storage import LocalStore
+
+from headgan_prep.zarr_direct import METADATA_FILE, array_document, chunk_key, encoder
 
 MISSING = np.iinfo(np.uint64).max
 """Offset and size of a chunk the shard does not hold."""
@@ -123,61 +126,40 @@ def read_frames(array: zarr.Array) -> np.ndarray:
     return direct[0 : array.shape[0]] if direct is not None else array[...]
 
 
-def _encoder(compressor: BloscCodec | ZstdCodec | None):
-    """bytes → encoded bytes of one chunk, as ``compressor`` (None: stored raw)."""
-    if compressor is None:
-        return bytes
-    if isinstance(compressor, BloscCodec):
-        cname = compressor.cname.value.encode()
-        shuffle = {"noshuffle": numcodecs.blosc.NOSHUFFLE, "shuffle": numcodecs.blosc.SHUFFLE}[compressor.shuffle.value]
-        return lambda raw: numcodecs.blosc.compress(raw, cname, compressor.clevel, shuffle, compressor.blocksize, 1)
-    if isinstance(compressor, ZstdCodec):
-        return numcodecs.Zstd(level=compressor.level, checksum=compressor.checksum).encode
-    raise ValueError(f"frame shards are written with blosc, zstd or no compressor, not {compressor}")
-
-
 def write_frames(
-    group: zarr.Group, name: str, frames: np.ndarray, compressor: BloscCodec | ZstdCodec | None, fill_value: int = 0
-) -> zarr.Array:
-    """Create array ``name`` of ``group`` holding ``frames`` in the layout above.
+    folder: Path, name: str, frames: np.ndarray, compressor: BloscCodec | ZstdCodec | None, fill_value: int = 0
+) -> None:
+    """Create array ``name`` holding ``frames`` in the layout above, in a group of a local store.
 
     Parameters
     ----------
-    group : zarr.Group
-        A group of a local Zarr v3 store.
+    folder : Path
+        The group's folder (:func:`headgan_prep.zarr_direct.create_group`,
+        :func:`headgan_prep.zarr_direct.local_path`).
     name : str
     frames : (T, ...) uint8, T ≥ 1
     compressor : BloscCodec, ZstdCodec or None
         Compression of each frame (blosc with ``noshuffle`` or ``shuffle``).
     fill_value : int
 
-    Returns
-    -------
-    The array, as zarr opens it. Every frame is stored (none is left to the fill value), so the
-    file's bytes depend only on ``frames`` and ``compressor``.
+    Every frame is stored (none is left to the fill value), so the file's bytes depend only on
+    ``frames`` and ``compressor``. The metadata document is zarr's own
+    (:func:`headgan_prep.zarr_direct.array_document`).
     """
     frames = np.ascontiguousarray(frames, dtype=np.uint8)
-    encode = _encoder(compressor)
-    array = group.create_array(
-        name,
-        shape=frames.shape,
-        dtype=np.uint8,
-        chunks=(1, *frames.shape[1:]),
-        shards=frames.shape,
-        compressors=compressor,
-        fill_value=fill_value,
-    )
-    if not isinstance(array.store, LocalStore):
-        raise ValueError(f"frame shards are written to local stores only, not {array.store}")
+    folder = Path(folder) / name
+    folder.mkdir()
+    document = array_document(frames.shape, np.uint8, compressor, fill_value, shard_chunks=(1, *frames.shape[1:]))
+    (folder / METADATA_FILE).write_bytes(document)
+    encode = encoder(compressor)
     encoded = [encode(frame.tobytes()) for frame in frames]
     sizes = np.array([len(chunk) for chunk in encoded], dtype=np.uint64)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.uint64)
     index = np.stack([offsets, sizes], axis=1).astype("<u8").tobytes()
     checksum = np.uint32(google_crc32c.value(index)).astype("<u4").tobytes()
-    path = Path(array.store.root) / array.path / array.metadata.encode_chunk_key((0,) * frames.ndim)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = folder / chunk_key(frames.ndim)
+    path.parent.mkdir(parents=True)
     with path.open("wb") as handle:
         for chunk in encoded:
             handle.write(chunk)
         handle.write(index + checksum)
-    return array

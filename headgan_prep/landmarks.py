@@ -63,6 +63,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+import cv2
 import numpy as np
 import zarr
 from tqdm import tqdm
@@ -74,9 +75,10 @@ from headgan_prep.insightface_landmarks import DenseLandmarks3D
 from headgan_prep.models import resolve_model
 from headgan_prep.rejections import RejectionRow, ShardStats
 from headgan_prep.settings import StageSettings
-from headgan_prep.shard_job import ZARR_WRITE_SETTINGS, clip_groups, shard_job
+from headgan_prep.shard_job import clip_groups, shard_job
 from headgan_prep.store_layout import N_IBUG
 from headgan_prep.track import detection_frames
+from headgan_prep.zarr_direct import write_clip_group
 
 SCHEMA = "headgan.landmarks/1"
 BACKENDS = ("mediapipe", "insightface")
@@ -498,12 +500,8 @@ def clip_attributes(clip_id: str, result: ClipLandmarks, cfg: LandmarksConfig, l
 
 def write_clip(root: zarr.Group, attributes: dict, result: ClipLandmarks) -> None:
     """Write one clip's group (layout in the module docstring)."""
-    group = root.create_group(attributes["clip_id"], attributes=attributes)
-    with zarr.config.set(ZARR_WRITE_SETTINGS):
-        for name in ("points", "ibug68", "score", "valid", "mouth_box"):
-            values = np.ascontiguousarray(getattr(result, name))
-            array = group.create_array(name, shape=values.shape, dtype=values.dtype, chunks=values.shape)
-            array[...] = values
+    arrays = {name: getattr(result, name) for name in ("points", "ibug68", "score", "valid", "mouth_box")}
+    write_clip_group(root, attributes["clip_id"], attributes, arrays)
 
 
 def landmarks_shard(
@@ -543,6 +541,7 @@ def landmarks_shard(
     """
     if not isinstance(cfg, LandmarksConfig):
         raise LandmarksConfigError(f"cfg must be a LandmarksConfig, got {type(cfg).__name__}")
+    cv2.setNumThreads(cfg.threads)  # as in ingest: OpenCV's pool would span every core
     landmarker = make_landmarker(cfg, models_dir)
     crops = zarr.open_group(str(crops_store), mode="r")
     clip_ids = clip_groups(crops)

@@ -28,6 +28,7 @@ from headgan_prep.morphable_model import MorphableModel
 from headgan_prep.rejections import ShardStats
 from headgan_prep.render import NMFCRenderer, RenderConfig, RenderConfigError
 from headgan_prep.shard_job import clip_groups, shard_job
+from headgan_prep.zarr_direct import create_group, write_array
 
 SCHEMA = "headgan.nmfc/1"
 NMFC_CODEC = ZstdCodec(level=0, checksum=False)
@@ -80,8 +81,8 @@ def render_shard(
             valid = clip["valid"][...]
             images = renderer.render_clip(clip["identity"][...], clip["expression"][...], clip["camera"][...], valid)
             clip_attributes = {"clip_id": clip_id, "n_frames": int(len(valid)), "n_valid": int(valid.sum())}
-            group = job.root.create_group(clip_id, attributes=clip_attributes)
-            write_frames(group, "nmfc", images, NMFC_CODEC)
-            group.create_array("valid", shape=valid.shape, dtype=bool, chunks=valid.shape)[...] = valid
+            folder = create_group(job.root, clip_id, clip_attributes)
+            write_frames(folder, "nmfc", images, NMFC_CODEC)
+            write_array(folder, "valid", valid)
             job.kept(len(valid))
     return stats

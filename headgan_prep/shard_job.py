@@ -23,11 +23,6 @@ import zarr
 from headgan_prep.atomic import atomic_directory
 from headgan_prep.rejections import RejectionRow, ShardStats, write_rejections
 
-ZARR_WRITE_SETTINGS = {"codec_pipeline.batch_size": 64, "threading.max_workers": 1, "array.write_empty_chunks": True}
-"""Zarr settings while writing the per-clip arrays: one worker thread (one job uses one core;
-parallelism comes from running jobs side by side), and every chunk stored rather than compared
-with the fill value first. The frames themselves go through :func:`headgan_prep.frame_shards.write_frames`."""
-
 
 def clip_groups(store: zarr.Group) -> list[str]:
     """Sorted names of the clip groups of a store. Snakemake's ``.snakemake_timestamp`` file in a

@@ -5,7 +5,9 @@ from zarr.codecs import GzipCodec, ZstdCodec
 
 from headgan_prep.frame_shards import ShardedFrames, read_frames, write_frames
 from headgan_prep.ingest import FRAME_CODEC
-from headgan_prep.shard_job import ZARR_WRITE_SETTINGS
+from headgan_prep.zarr_direct import local_path
+
+EVERY_CHUNK = {"array.write_empty_chunks": True}
 
 
 def frames(n=7, size=16, seed=0):
@@ -21,7 +23,7 @@ def frames(n=7, size=16, seed=0):
 )
 def test_direct_reads_equal_zarr_reads(tmp_path, codec, write_empty):
     data = frames()
-    settings = dict(ZARR_WRITE_SETTINGS, **{"array.write_empty_chunks": write_empty})
+    settings = dict(EVERY_CHUNK, **{"array.write_empty_chunks": write_empty})
     with zarr.config.set(settings):
         kwargs = {} if codec == "auto" else {"compressors": codec}
         array = zarr.create_array(
@@ -61,7 +63,7 @@ def test_other_layouts_are_left_to_zarr(tmp_path, layout):
 def test_written_frames_read_back_through_zarr_and_repeat_byte_for_byte(tmp_path, compressor):
     data = frames(n=5)
     for name in ("a", "b"):
-        write_frames(zarr.open_group(str(tmp_path / f"{name}.zarr"), mode="w"), "frames", data, compressor)
+        write_frames(local_path(zarr.open_group(str(tmp_path / f"{name}.zarr"), mode="w")), "frames", data, compressor)
     array = zarr.open_array(str(tmp_path / "a.zarr"), path="frames", mode="r")
     assert array.chunks == (1, 16, 16, 3) and array.shards == (5, 16, 16, 3)
     np.testing.assert_array_equal(array[...], data)
@@ -73,4 +75,19 @@ def test_written_frames_read_back_through_zarr_and_repeat_byte_for_byte(tmp_path
 
 def test_other_compressors_are_refused(tmp_path):
     with pytest.raises(ValueError, match="blosc, zstd or no compressor"):
-        write_frames(zarr.open_group(str(tmp_path / "a.zarr"), mode="w"), "frames", frames(), GzipCodec())
+        write_frames(local_path(zarr.open_group(str(tmp_path / "a.zarr"), mode="w")), "frames", frames(), GzipCodec())
+
+
+@pytest.mark.parametrize("compressor", [FRAME_CODEC, ZstdCodec(level=0, checksum=False), None], ids=["lz4", "zstd", "raw"])
+def test_written_files_are_those_zarr_writes(tmp_path, compressor):
+    data = frames(n=6)
+    write_frames(local_path(zarr.open_group(str(tmp_path / "ours.zarr"), mode="w")), "frames", data, compressor, fill_value=3)
+    theirs = zarr.open_group(str(tmp_path / "theirs.zarr"), mode="w")
+    with zarr.config.set(EVERY_CHUNK):  # every chunk stored, as write_frames does
+        array = theirs.create_array(
+            "frames", shape=data.shape, dtype=np.uint8, chunks=(1, 16, 16, 3), shards=data.shape,
+            compressors=compressor, fill_value=3,
+        )
+        array[...] = data
+    for name in ("frames/zarr.json", "frames/c/0/0/0/0"):
+        assert (tmp_path / "ours.zarr" / name).read_bytes() == (tmp_path / "theirs.zarr" / name).read_bytes(), name
