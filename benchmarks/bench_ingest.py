@@ -148,7 +148,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="clip length (VoxCeleb averages ≈8 s)")
     parser.add_argument("--kinds", nargs="+", default=list(SOURCE_KINDS), choices=list(SOURCE_KINDS))
     parser.add_argument("--backend", default="mediapipe")
-    parser.add_argument("--detect-every", type=int, default=1, help="ingest.detector.detect_every")
+    parser.add_argument(
+        "--detect-every", type=int, default=IngestConfig().detector.detect_every, help="ingest.detector.detect_every"
+    )
     parser.add_argument(
         "--models-dir", type=Path, default=Path(os.environ.get("HEADGAN_MODELS_DIR", REPO_ROOT / "models"))
     )
