@@ -189,16 +189,10 @@ def write_array(
         chunk.write_bytes(encode(values.astype(values.dtype.newbyteorder("<"), copy=False).tobytes()))
 
 
-def write_clip_group(
-    parent: zarr.Group,
-    name: str,
-    attributes: dict,
-    arrays: dict[str, np.ndarray],
-    fill_values: dict[str, object] | None = None,
-) -> Path:
+def write_clip_group(parent: zarr.Group, name: str, attributes: dict, arrays: dict[str, np.ndarray]) -> Path:
     """Create group ``name`` of ``parent`` with ``attributes`` and one-chunk ``arrays`` (zstd, fill
-    values from ``fill_values``, else 0); returns the group folder."""
+    value 0); returns the group folder."""
     folder = create_group(parent, name, attributes)
     for array_name, values in arrays.items():
-        write_array(folder, array_name, values, (fill_values or {}).get(array_name, 0))
+        write_array(folder, array_name, values)
     return folder

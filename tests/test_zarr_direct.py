@@ -74,7 +74,10 @@ def test_files_are_byte_identical_to_zarrs(tmp_path, compressor, names):
 def test_zarr_reads_the_group_back(tmp_path):
     arrays = clip_arrays(seed=1)
     root = zarr.open_group(str(tmp_path / "s.zarr"), mode="w", zarr_format=3)
-    write_clip_group(root, "clip", ATTRIBUTES, arrays, FILLS)
+    folder = create_group(root, "clip", ATTRIBUTES)
+    for name, values in arrays.items():
+        write_array(folder, name, values, FILLS[name])
+    write_clip_group(root, "defaults", {}, {"x": arrays["points"]})
     clip = zarr.open_group(str(tmp_path / "s.zarr"), mode="r")["clip"]
     assert dict(clip.attrs) == ATTRIBUTES
     assert sorted(clip.array_keys()) == sorted(arrays)
@@ -83,6 +86,9 @@ def test_zarr_reads_the_group_back(tmp_path):
         assert stored.dtype == values.dtype and stored.shape == values.shape
         np.testing.assert_array_equal(stored[...], values)
     assert np.isnan(clip["points"].fill_value) and clip["count"].fill_value == -1
+    defaults = zarr.open_array(str(tmp_path / "s.zarr"), path="defaults/x", mode="r")
+    np.testing.assert_array_equal(defaults[...], arrays["points"])
+    assert defaults.fill_value == 0 and defaults.compressors == (DEFAULT_COMPRESSOR,)
 
 
 def test_blosc_on_wider_types_is_refused(tmp_path):
