@@ -4,7 +4,8 @@ Per clip: probe → decode frames (fixed rate, scaled so the longer side ≤ ``d
 audio (mono, fixed rate) → detect faces on every ``detector.detect_every``-th frame (every
 second by default; batches, further downscaled to ``detector.detect_max_side``) → follow the main
 face → quality checks → crop one fixed square per clip → write. A clip that fails a check or
-cannot be read becomes a row of the rejection TSV and the job goes on; a missing model file or a bad configuration stops the whole job.
+cannot be read becomes a row of the rejection TSV and the job goes on; a missing model file or a
+bad configuration stops the whole job.
 
 Store layout (Zarr v3, ``schema`` :data:`SCHEMA`)::
 
