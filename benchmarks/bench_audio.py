@@ -2,13 +2,13 @@
 
 The process is pinned to one CPU with every thread count 1. On espeak-ng speech it times:
 
-* ``lowlevel``: :func:`headgan_prep.audio_lowlevel.lowlevel_features` (the 84 features);
+* ``lowlevel``: :func:`headgan_prep.audio.lowlevel.lowlevel_features` (the 84 features);
 * ``pyaudioanalysis``: pyAudioAnalysis's ``mid_feature_extraction`` with the same windows (when
   installed; on the first ``--reference-seconds`` only, it is slow);
-* ``mfcc``: DeepSpeech's MFCC front end (:func:`headgan_prep.deepspeech.mfcc`);
+* ``mfcc``: DeepSpeech's MFCC front end (:func:`headgan_prep.audio.deepspeech.mfcc`);
 * ``deepspeech``: front end + acoustic model + per-frame tokens, with the model file given by
   ``--deepspeech-model`` (the 0.9.3 release ``.tflite``; not measured without it);
-* ``stage``: the whole stage, :func:`headgan_prep.audio.audio_shard`, reading a crop store with
+* ``stage``: the whole stage, :func:`headgan_prep.audio.shard.audio_shard`, reading a crop store with
   the speech as clips of ``--clip-seconds`` and writing the feature store, low-level features
   only (``deepspeech.mode: none``), and in mode ``tokens`` with ``--deepspeech-model``.
 
@@ -31,15 +31,15 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from headgan_prep.audio import (
+from headgan_prep.audio.shard import (
     DEEPSPEECH_MODEL,
     AudioConfig,
     DeepSpeechConfig,
     audio_shard,
 )
-from headgan_prep.audio_lowlevel import analysis_windows, lowlevel_features
-from headgan_prep.deepspeech import DeepSpeechModel, deepspeech_features, mfcc
-from headgan_prep.demo import AUDIO_RATE, SENTENCES, SOURCES, speech
+from headgan_prep.audio.lowlevel import analysis_windows, lowlevel_features
+from headgan_prep.audio.deepspeech import DeepSpeechModel, deepspeech_features, mfcc
+from headgan_prep.demo.dataset import AUDIO_RATE, SENTENCES, SOURCES, speech
 
 FPS = 25.0
 

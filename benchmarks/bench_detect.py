@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import skimage.data
 
-from headgan_prep.detect import BlazeFaceDetector, InsightFaceDetector, auto_input_size, letterbox_frames, make_detector
+from headgan_prep.ingest.detect import BlazeFaceDetector, InsightFaceDetector, auto_input_size, letterbox_frames, make_detector
 from timing import rate
 
 DETECTORS = [

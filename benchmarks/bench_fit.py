@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from face_3dmm import synthetic_clip, synthetic_model  # noqa: E402
-from headgan_prep.fit import FitConfig, Fitter  # noqa: E402
+from headgan_prep.fit.algorithm import FitConfig, Fitter  # noqa: E402
 
 NOISE_PX = 0.5
 

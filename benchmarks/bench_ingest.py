@@ -5,7 +5,7 @@ pinned to one CPU, every thread count 1):
 
 * ``decode``: probe + frames and audio decoding (frames scaled to ``decode_max_side``);
 * ``detect``: detection alone on decoded frames held in memory;
-* ``ingest``: the whole stage, :func:`headgan_prep.ingest.ingest_shard` writing a Zarr store;
+* ``ingest``: the whole stage, :func:`headgan_prep.ingest.shard.ingest_shard` writing a Zarr store;
 
 and ``ingest`` on all cores: one process per CPU, each ingesting its own slice of the clips into
 its own shard, as parallel Snakemake jobs do (timed from the moment all workers are ready). Prints
@@ -25,10 +25,10 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from headgan_prep.demo import SOURCES, make_demo
-from headgan_prep.detect import make_detector
-from headgan_prep.ingest import IngestConfig, detect_all, ingest_shard
-from headgan_prep.video import decode_clip, fit_within, probe
+from headgan_prep.demo.dataset import SOURCES, make_demo
+from headgan_prep.ingest.detect import make_detector
+from headgan_prep.ingest.shard import IngestConfig, detect_all, ingest_shard
+from headgan_prep.ingest.video import decode_clip, fit_within, probe
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOURCE_KINDS = {"256": ((256, 256), 100), "720p": ((1280, 720), 280)}

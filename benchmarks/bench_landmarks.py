@@ -37,9 +37,9 @@ import numpy as np
 import skimage.data
 from timing import rate
 
-from headgan_prep.facemesh import INPUT_SIZE
-from headgan_prep.insightface_landmarks import N_POINTS, DenseLandmarks3D
-from headgan_prep.landmarks import LandmarksConfig, clip_landmarks, make_landmarker
+from headgan_prep.landmarks.facemesh import INPUT_SIZE
+from headgan_prep.landmarks.insightface_1k3d68 import N_POINTS, DenseLandmarks3D
+from headgan_prep.landmarks.shard import LandmarksConfig, clip_landmarks, make_landmarker
 
 
 def test_frames(n: int) -> np.ndarray:

@@ -17,7 +17,7 @@ import time
 
 from torch.utils.data import DataLoader
 
-from headgan_model.data import SelfReenactmentDataset, TrainingSampler
+from headgan_model.train.data import SelfReenactmentDataset, TrainingSampler
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ from pathlib import Path
 import yaml
 import zarr
 
-from headgan_prep.shard_job import clip_groups
+from headgan_prep.store.shard_job import clip_groups
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,9 +22,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from face_3dmm import bumpy_head  # noqa: E402
-from headgan_prep.camera import FRONTAL_ROTATION  # noqa: E402
-from headgan_prep.render import NMFCRenderer, gl_context  # noqa: E402
-from headgan_prep.rotation import euler_to_matrix, matrix_to_quaternion  # noqa: E402
+from headgan_prep.fit.camera import FRONTAL_ROTATION  # noqa: E402
+from headgan_prep.render.renderer import NMFCRenderer, gl_context  # noqa: E402
+from headgan_prep.fit.rotation import euler_to_matrix, matrix_to_quaternion  # noqa: E402
 
 MESHES = {"small (~500 vertices)": (19, 28), "LSFM-sized (~53K vertices)": (192, 280)}
 

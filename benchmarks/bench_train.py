@@ -25,13 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from stores import write_results  # noqa: E402
 
-from headgan_model.discriminator import DiscriminatorConfig, ImageDiscriminator, MouthDiscriminator  # noqa: E402
-from headgan_model.generator import Generator, GeneratorConfig  # noqa: E402
-from headgan_model.settings import TrainSettings  # noqa: E402
-from headgan_model.summary import count_parameters  # noqa: E402
-from headgan_model.train import Trainer  # noqa: E402
-from headgan_model.vgg import vgg19_feature_layers  # noqa: E402
-from headgan_prep.dataset_index import build_index, write_index  # noqa: E402
+from headgan_model.networks.discriminator import DiscriminatorConfig, ImageDiscriminator, MouthDiscriminator  # noqa: E402
+from headgan_model.networks.generator import Generator, GeneratorConfig  # noqa: E402
+from headgan_model.train.settings import TrainSettings  # noqa: E402
+from headgan_model.networks.summary import count_parameters  # noqa: E402
+from headgan_model.train.trainer import Trainer  # noqa: E402
+from headgan_model.networks.vgg import vgg19_feature_layers  # noqa: E402
+from headgan_prep.dataset.index import build_index, write_index  # noqa: E402
 
 
 def peak_memory_gib(device: torch.device) -> float:

@@ -1,1 +1,1 @@
-"""HeadGAN networks, losses, data loading, training, inference and metrics."""
+"""HeadGAN networks and training; applications and metrics build on them."""

@@ -12,9 +12,9 @@ import logging
 import sys
 from pathlib import Path
 
-from headgan_model.settings import TrainConfigError, TrainSettings
-from headgan_model.vgg import VGGWeightsMissing
-from headgan_prep.dataset_reader import DatasetReaderError
+from headgan_model.train.settings import TrainConfigError, TrainSettings
+from headgan_model.networks.vgg import VGGWeightsMissing
+from headgan_prep.dataset.reader import DatasetReaderError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from headgan_model.train import train
+    from headgan_model.train.trainer import train
 
     try:
         settings = TrainSettings.from_dict(json.loads(args.settings))

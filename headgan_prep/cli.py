@@ -17,9 +17,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from headgan_prep.manifest import ManifestError
-from headgan_prep.models import ModelFileMissing
-from headgan_prep.morphable_model import MorphableModelError
+from headgan_prep.manifest.table import ManifestError
+from headgan_prep.models.registry import ModelFileMissing
+from headgan_prep.morphable.model import MorphableModelError
 
 
 def _settings(text: str | None) -> dict:
@@ -35,7 +35,7 @@ def _settings(text: str | None) -> dict:
 
 
 def cmd_make_demo(args: argparse.Namespace) -> int:
-    from headgan_prep.demo import make_demo
+    from headgan_prep.demo.dataset import make_demo
 
     settings = _settings(args.settings)
     settings.pop("out_dir", None)
@@ -57,7 +57,7 @@ def cmd_make_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_fetch_models(args: argparse.Namespace) -> int:
-    from headgan_prep.models import fetch_models
+    from headgan_prep.models.fetch import fetch_models
 
     paths = fetch_models(
         Path(args.models_dir),
@@ -71,15 +71,15 @@ def cmd_fetch_models(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from headgan_prep.models import describe_models
+    from headgan_prep.models.registry import describe_models
 
     print(describe_models(Path(args.models_dir)))
     return 0
 
 
 def cmd_manifest(args: argparse.Namespace) -> int:
-    from headgan_prep.manifest import build_manifest, write_manifest
-    from headgan_prep.rejections import RejectionRow, write_rejections
+    from headgan_prep.manifest.table import build_manifest, write_manifest
+    from headgan_prep.store.rejections import RejectionRow, write_rejections
 
     settings = _settings(args.settings)
     clips, left_out = build_manifest(
@@ -102,8 +102,8 @@ def cmd_manifest(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from headgan_prep.ingest import IngestConfig, IngestConfigError, ingest_shard
-    from headgan_prep.manifest import clips_by_shard, read_manifest
+    from headgan_prep.ingest.shard import IngestConfig, IngestConfigError, ingest_shard
+    from headgan_prep.manifest.table import clips_by_shard, read_manifest
 
     shards = clips_by_shard(read_manifest(Path(args.manifest)))
     if args.shard not in shards:
@@ -124,7 +124,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_audio(args: argparse.Namespace) -> int:
-    from headgan_prep.audio import AudioConfig, audio_shard
+    from headgan_prep.audio.shard import AudioConfig, audio_shard
 
     cfg = AudioConfig.from_dict(_settings(args.settings))
     stats = audio_shard(
@@ -135,7 +135,7 @@ def cmd_audio(args: argparse.Namespace) -> int:
 
 
 def cmd_landmarks(args: argparse.Namespace) -> int:
-    from headgan_prep.landmarks import LandmarksConfig, landmarks_shard
+    from headgan_prep.landmarks.shard import LandmarksConfig, landmarks_shard
 
     settings = _settings(args.settings)
     if args.threads:
@@ -149,8 +149,8 @@ def cmd_landmarks(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from headgan_prep.fit import FitConfig, FitError
-    from headgan_prep.fit_store import fit_shard
+    from headgan_prep.fit.algorithm import FitConfig, FitError
+    from headgan_prep.fit.shard import fit_shard
 
     cfg = FitConfig.from_dict(_settings(args.settings))
     try:
@@ -163,8 +163,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from headgan_prep.nmfc_store import render_shard
-    from headgan_prep.render import RenderConfig, RenderConfigError, RenderError
+    from headgan_prep.render.shard import render_shard
+    from headgan_prep.render.renderer import RenderConfig, RenderConfigError, RenderError
 
     try:
         cfg = RenderConfig.from_dict(_settings(args.settings))
@@ -176,7 +176,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_preview_nmfc(args: argparse.Namespace) -> int:
-    from headgan_prep.preview import nmfc_strips, write_png
+    from headgan_prep.render.preview import nmfc_strips
+    from headgan_prep.preview import write_png
 
     strips = nmfc_strips([Path(s) for s in args.crops], [Path(s) for s in args.nmfc], max_clips=args.max_clips)
     write_png(strips, Path(args.out))
@@ -184,7 +185,8 @@ def cmd_preview_nmfc(args: argparse.Namespace) -> int:
 
 
 def cmd_preview_landmarks(args: argparse.Namespace) -> int:
-    from headgan_prep.preview import landmark_grid, write_png
+    from headgan_prep.landmarks.preview import landmark_grid
+    from headgan_prep.preview import write_png
 
     grid = landmark_grid([Path(s) for s in args.crops], [Path(s) for s in args.landmarks], max_clips=args.max_clips)
     write_png(grid, Path(args.out))
@@ -192,15 +194,16 @@ def cmd_preview_landmarks(args: argparse.Namespace) -> int:
 
 
 def cmd_preview_crops(args: argparse.Namespace) -> int:
-    from headgan_prep.preview import crop_grid, write_png
+    from headgan_prep.ingest.preview import crop_grid
+    from headgan_prep.preview import write_png
 
     write_png(crop_grid([Path(s) for s in args.stores], max_clips=args.max_clips), Path(args.out))
     return 0
 
 
 def cmd_dataset_index(args: argparse.Namespace) -> int:
-    from headgan_prep.dataset_index import DatasetIndexError, build_index, write_index
-    from headgan_prep.rejections import write_rejections
+    from headgan_prep.dataset.index import DatasetIndexError, build_index, write_index
+    from headgan_prep.store.rejections import write_rejections
 
     try:
         index, rejected = build_index(Path(args.results), args.split)
@@ -213,8 +216,9 @@ def cmd_dataset_index(args: argparse.Namespace) -> int:
 
 
 def cmd_preview_dataset(args: argparse.Namespace) -> int:
-    from headgan_prep.dataset_reader import DatasetReader, DatasetReaderError
-    from headgan_prep.preview import dataset_sample_grid, write_png
+    from headgan_prep.dataset.reader import DatasetReader, DatasetReaderError
+    from headgan_prep.dataset.preview import dataset_sample_grid
+    from headgan_prep.preview import write_png
 
     try:
         grid = dataset_sample_grid(DatasetReader(Path(args.index)), n_samples=args.samples, seed=args.seed)
@@ -225,7 +229,7 @@ def cmd_preview_dataset(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from headgan_prep.check import check_results
+    from headgan_prep.dataset.check import check_results
 
     report = check_results(Path(args.results))
     print(report.table())
@@ -235,7 +239,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_convert_3dmm(args: argparse.Namespace) -> int:
-    from headgan_prep.morphable_model_io import convert
+    from headgan_prep.morphable.convert import convert
 
     model = convert(args.format, Path(args.input), Path(args.correspondence), args.expression)
     model.save(Path(args.out))
@@ -244,7 +248,7 @@ def cmd_convert_3dmm(args: argparse.Namespace) -> int:
 
 
 def cmd_learn_3dmm(args: argparse.Namespace) -> int:
-    from headgan_prep.learn_3dmm import (
+    from headgan_prep.morphable.learn import (
         LearnError,
         MorphableModelConfig,
         MorphableModelConfigError,

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from headgan_prep.camera import FRONTAL_ROTATION
-from headgan_prep.morphable_model import MorphableModel
-from headgan_prep.rotation import euler_to_matrix
+from headgan_prep.fit.camera import FRONTAL_ROTATION
+from headgan_prep.morphable.model import MorphableModel
+from headgan_prep.fit.rotation import euler_to_matrix
 
 
 def synthetic_model(n_vertices=300, n_id=20, n_exp=8, seed=0) -> MorphableModel:

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from headgan_prep.rejections import RejectionRow, write_rejections
-from headgan_prep.store_layout import STAGES
+from headgan_prep.store.rejections import RejectionRow, write_rejections
+from headgan_prep.store.layout import STAGES
 
 SIZE = 8
 """Side of the tiny crops and NMFC images, pixels."""
@@ -94,3 +94,21 @@ def replace_array(results: Path, stage: str, shard: str, clip_id: str, name: str
     path = next(s for s in STAGES if s.name == stage).store(results, shard)
     group = zarr.open_group(str(path / clip_id), mode="a")
     group.create_array(name, data=values, overwrite=True)
+
+
+def crop_store(path, clips):
+    """A crop store at ``path`` holding ``clips``: clip id → (frames (T, S, S, 3) uint8, valid (T,) bool)."""
+    root = zarr.open_group(str(path), mode="w")
+    for clip_id, (frames, valid) in clips.items():
+        group = root.create_group(clip_id)
+        group.create_array("frames", data=frames)
+        group.create_array("valid", data=valid)
+    return path
+
+
+def grey_clip(n, level, invalid=()):
+    """``n`` grey frames of 64² at ``level``, valid except the frames in ``invalid``."""
+    frames = np.full((n, 64, 64, 3), level, np.uint8)
+    valid = np.ones(n, bool)
+    valid[list(invalid)] = False
+    return frames, valid

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from headgan_prep.cli import main
-from headgan_prep.manifest import read_manifest
-from headgan_prep.rejections import read_rejections
+from headgan_prep.manifest.table import read_manifest
+from headgan_prep.store.rejections import read_rejections
 
 
 def write_clips(root, paths):

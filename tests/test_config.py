@@ -5,12 +5,12 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from headgan_prep.audio import AudioConfig
-from headgan_prep.fit import FitConfig
-from headgan_prep.ingest import IngestConfig
-from headgan_prep.landmarks import LandmarksConfig
-from headgan_prep.learn_3dmm import MorphableModelConfig
-from headgan_prep.render import RenderConfig
+from headgan_prep.audio.shard import AudioConfig
+from headgan_prep.fit.algorithm import FitConfig
+from headgan_prep.ingest.shard import IngestConfig
+from headgan_prep.landmarks.shard import LandmarksConfig
+from headgan_prep.morphable.learn import MorphableModelConfig
+from headgan_prep.render.renderer import RenderConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((REPO_ROOT / "workflow/schemas/config.schema.yaml").read_text())
@@ -83,13 +83,13 @@ def test_config_yaml_render_section_is_complete_and_accepted():
 
 
 def test_train_schema_defaults_are_the_library_defaults():
-    from headgan_model.settings import TrainSettings
+    from headgan_model.train.settings import TrainSettings
 
     assert schema_defaults(SCHEMA["properties"]["train"]) == TrainSettings().to_dict()
 
 
 def test_config_yaml_train_section_is_complete_and_accepted():
-    from headgan_model.settings import TrainSettings
+    from headgan_model.train.settings import TrainSettings
 
     section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["train"]
     assert TrainSettings.from_dict(section).to_dict() == section

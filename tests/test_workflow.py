@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 import zarr
-from training import SMALL_TRAINING
+from tests.training import SMALL_TRAINING
 
 from headgan_prep.cli import main
-from headgan_prep.morphable_model import MorphableModel
-from headgan_prep.rejections import read_rejections
-from headgan_prep.shard_job import clip_groups
+from headgan_prep.morphable.model import MorphableModel
+from headgan_prep.store.rejections import read_rejections
+from headgan_prep.store.shard_job import clip_groups
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BIN = str(Path(sys.executable).parent)

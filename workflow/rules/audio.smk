@@ -1,3 +1,4 @@
+# Rules of package headgan_prep.audio (tests: tests/audio/)
 PREPROCESS_PER_SHARD += [
     RESULTS / "audio/{shard}.zarr",
     RESULTS / "rejected/audio/{shard}.tsv",

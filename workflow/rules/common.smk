@@ -1,3 +1,4 @@
+# Shared workflow helpers: config validation, shard lists, model inputs (tests: tests/test_workflow.py, tests/test_config.py)
 import json
 import os
 from pathlib import Path
@@ -5,12 +6,12 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
-from headgan_prep.manifest import clips_by_shard, read_manifest
-from headgan_prep.detect import detector_model_path
-from headgan_prep.landmarks import LandmarksConfig
-from headgan_prep.learn_3dmm import FACEMESH_TESSELLATION_FILE
-from headgan_prep.models import fetchable_models, resolve_model
-from headgan_prep.store_layout import STAGES
+from headgan_prep.manifest.table import clips_by_shard, read_manifest
+from headgan_prep.ingest.detect import detector_model_path
+from headgan_prep.landmarks.shard import LandmarksConfig
+from headgan_prep.morphable.learn import FACEMESH_TESSELLATION_FILE
+from headgan_prep.models.registry import fetchable_models, resolve_model
+from headgan_prep.store.layout import STAGES
 
 min_version("9.0")
 
@@ -44,7 +45,7 @@ def dataset_listing_digest():
     """
     if config["dataset"]["demo"]:
         return "demo"
-    from headgan_prep.manifest import listing_digest
+    from headgan_prep.manifest.table import listing_digest
 
     return listing_digest(dataset_root(), tuple(config["dataset"]["extensions"]))
 

@@ -1,3 +1,4 @@
+# Rules of package headgan_prep.dataset (tests: tests/dataset/)
 PREPROCESS_PER_SPLIT += [
     RESULTS / "dataset/{split}.json",
     RESULTS / "rejected/dataset/{split}.tsv",

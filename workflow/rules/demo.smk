@@ -1,3 +1,4 @@
+# Rules of package headgan_prep.demo (tests: tests/demo/)
 rule make_demo:
     """Generate the bundled demo dataset: real face photographs moved like heads, with speech."""
     output:

@@ -1,3 +1,4 @@
+# Rules of package headgan_prep.fit (tests: tests/fit/)
 PREPROCESS_PER_SHARD += [
     RESULTS / "fit/{shard}.zarr",
     RESULTS / "rejected/fit/{shard}.tsv",

@@ -1,3 +1,4 @@
+# Rules of package headgan_prep.ingest (tests: tests/ingest/)
 wildcard_constraints:
     shard=r"[A-Za-z0-9_.]+-\d{4}",
     split=r"[A-Za-z0-9_.]+",

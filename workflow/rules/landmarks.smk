@@ -1,3 +1,4 @@
+# Rules of package headgan_prep.landmarks (tests: tests/landmarks/)
 PREPROCESS_PER_SHARD += [
     RESULTS / "landmarks/{shard}.zarr",
     RESULTS / "rejected/landmarks/{shard}.tsv",

@@ -1,3 +1,4 @@
+# Rules of package headgan_prep.manifest (tests: tests/manifest/)
 checkpoint manifest:
     """List the clips with identity, split and shard (`results/manifest.tsv`)."""
     input:

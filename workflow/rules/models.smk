@@ -1,3 +1,4 @@
+# Rules of package headgan_prep.models (tests: tests/models/)
 localrules:
     models,
 

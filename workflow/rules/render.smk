@@ -1,3 +1,4 @@
+# Rules of package headgan_prep.render (tests: tests/render/)
 PREPROCESS_PER_SHARD += [RESULTS / "nmfc/{shard}.zarr"]
 PREPROCESS_PER_SPLIT += [RESULTS / "preview/nmfc/{split}.png"]
 

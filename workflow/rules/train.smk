@@ -1,3 +1,4 @@
+# Rules of package headgan_model.train (tests: tests/train/)
 rule train_model:
     """Train HeadGAN on the training split (`results/train/{run}/`); continues from the run's newest checkpoint."""
     input:

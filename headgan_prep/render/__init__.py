@@ -1,0 +1,1 @@
+"""The render stage: NMFC images with ModernGL on headless EGL, and a numpy reference rasteriser."""

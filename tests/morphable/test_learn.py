@@ -1,0 +1,225 @@
+"""The 3DMM learned from landmarks: recovery of known subspaces, invariance, stores, triangles."""
+
+import numpy as np
+import pytest
+import zarr
+from scipy.linalg import subspace_angles
+from scipy.spatial.transform import Rotation
+
+from headgan_prep.cli import main
+from headgan_prep.landmarks.shard import SCHEMA
+from headgan_prep.morphable.learn import (
+    FACEMESH_POINTS,
+    FACEMESH_TESSELLATION_FILE,
+    LearnError,
+    MorphableModelConfig,
+    MorphableModelConfigError,
+    delaunay_triangles,
+    facemesh_triangles,
+    learn_from_stores,
+    learn_morphable_model,
+    orient_front,
+    principal_components,
+)
+from headgan_prep.morphable.model import MorphableModel
+from headgan_prep.morphable.procrustes import align, generalized_procrustes, similarity_transforms
+
+N_POINTS, ID_SD, EXP_SD = 60, np.array([8.0, 6.0, 5.0, 4.0]), np.array([4.0, 3.0, 2.5])
+
+
+def generating_model(rng):
+    """Mean (M, 3) in pixels and orthonormal id (3M, 4) ⟂ exp (3M, 3) bases, both orthogonal to the
+    similarity motions of the mean (which the alignment removes)."""
+    mean = rng.normal(size=(N_POINTS, 3)) * [40.0, 50.0, 20.0]
+    centred = mean - mean.mean(axis=0)
+    motions = [np.tile(np.eye(3)[i], N_POINTS) for i in range(3)]
+    motions += [np.cross(np.eye(3)[i], centred).ravel() for i in range(3)] + [centred.ravel()]
+    motions = np.linalg.qr(np.stack(motions, axis=1))[0]
+    random = rng.normal(size=(3 * N_POINTS, len(ID_SD) + len(EXP_SD)))
+    basis = np.linalg.qr(random - motions @ (motions.T @ random))[0]
+    return mean, basis[:, : len(ID_SD)], basis[:, len(ID_SD) :]
+
+
+def random_similarities(rng, shapes):
+    """Each (M, 3) shape moved by a random rotation (≈ 11° sd per axis), scale and translation."""
+    rotations = Rotation.from_rotvec(rng.normal(size=(len(shapes), 3)) * 0.2).as_matrix()
+    scales = np.exp(rng.normal(size=len(shapes)) * 0.1)
+    return scales[:, None, None] * (shapes @ np.swapaxes(rotations, 1, 2)) + rng.normal(size=(len(shapes), 1, 3)) * 20
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    """Clips of (T, M, 3) shapes from the generating model, posed at random, with 0.05 px noise."""
+    rng = np.random.default_rng(0)
+    mean, id_basis, exp_basis = generating_model(rng)
+    clips = []
+    for _ in range(120):
+        p_id = rng.normal(size=len(ID_SD)) * ID_SD
+        p_exp = rng.normal(size=(60, len(EXP_SD))) * EXP_SD
+        shapes = mean + (id_basis @ p_id + p_exp @ exp_basis.T).reshape(60, N_POINTS, 3)
+        clips.append(random_similarities(rng, shapes + rng.normal(size=shapes.shape) * 0.05))
+    return {"mean": mean, "id": id_basis, "exp": exp_basis, "clips": clips}
+
+
+def in_frame_of(model: MorphableModel, mean: np.ndarray):
+    """The model's bases rotated by the similarity taking its mean onto ``mean``."""
+    _, rotation, _ = similarity_transforms(model.mean, mean)
+
+    def rotate(basis):
+        columns = basis.astype(np.float64).reshape(N_POINTS, 3, -1)
+        return np.einsum("ij,mjk->mik", rotation, columns).reshape(3 * N_POINTS, -1)
+
+    return rotate(model.id_basis), rotate(model.exp_basis)
+
+
+def test_learned_subspaces_match_the_generating_ones(synthetic):
+    cfg = MorphableModelConfig(n_id=len(ID_SD), n_exp=len(EXP_SD))
+    model = learn_morphable_model(synthetic["clips"], cfg)
+    assert (model.n_id, model.n_exp) == (4, 3) and model.n_vertices == N_POINTS
+    id_basis, exp_basis = in_frame_of(model, synthetic["mean"])
+    # errors of a few degrees remain from sampling (120 clips) and the similarity alignment's
+    # second-order coupling of shape and scale; they shrink as clips are added
+    assert np.degrees(subspace_angles(id_basis, synthetic["id"])).max() < 3.0
+    assert np.degrees(subspace_angles(exp_basis, synthetic["exp"])).max() < 3.0
+    # identity and expression are told apart: each learned basis is far from the other true one
+    assert np.degrees(subspace_angles(id_basis, synthetic["exp"])).min() > 85.0
+    assert np.degrees(subspace_angles(exp_basis, synthetic["id"])).min() > 85.0
+    np.testing.assert_allclose(model.id_basis.T @ model.exp_basis, 0.0, atol=1e-5)
+    # the mean is the generating mean up to a similarity
+    residual = align(model.mean, synthetic["mean"]) - synthetic["mean"]
+    assert np.sqrt((residual**2).sum(axis=1).mean()) < 0.5
+    np.testing.assert_array_equal(model.fit_index, np.arange(N_POINTS))
+
+
+def test_component_counts_are_capped_by_the_data(synthetic):
+    model = learn_morphable_model(synthetic["clips"][:6], MorphableModelConfig(n_id=80, n_exp=28))
+    assert (model.n_id, model.n_exp) == (5, 28)  # 6 clips → at most 5 identity directions
+    rows = np.random.default_rng(1).normal(size=(50, 3)) @ np.random.default_rng(2).normal(size=(3, 20))
+    components = principal_components(rows - rows.mean(axis=0), 10)
+    assert components.shape == (20, 3)
+
+
+def test_learning_is_invariant_to_the_pose_of_each_frame(synthetic):
+    rng = np.random.default_rng(3)
+    cfg = MorphableModelConfig(n_id=4, n_exp=3, procrustes_iterations=10)
+    first = learn_morphable_model(synthetic["clips"][:12], cfg)
+    moved = learn_morphable_model([random_similarities(rng, clip) for clip in synthetic["clips"][:12]], cfg)
+    id_first, exp_first = in_frame_of(first, first.mean)
+    id_moved, exp_moved = in_frame_of(moved, first.mean)
+    assert np.degrees(subspace_angles(id_first, id_moved)).max() < 0.1
+    assert np.degrees(subspace_angles(exp_first, exp_moved)).max() < 0.1
+    assert np.abs(align(moved.mean, first.mean) - first.mean).max() < 1e-3 * np.abs(first.mean).max()
+
+
+def test_generalized_procrustes_aligns_similar_copies_exactly():
+    rng = np.random.default_rng(4)
+    shape = rng.normal(size=(30, 3))
+    aligned, reference = generalized_procrustes(random_similarities(rng, np.repeat(shape[None], 5, axis=0)), 3)
+    np.testing.assert_allclose(aligned, np.repeat(reference[None], 5, axis=0), atol=1e-10)
+    np.testing.assert_allclose(align(shape, reference), reference, atol=1e-10)
+    _, rotation, _ = similarity_transforms(shape * [1, 1, -1], shape)
+    assert np.linalg.det(rotation) == pytest.approx(1.0)  # a mirror image is not undone by a reflection
+
+
+def write_store(path, clips, invalid_every=0):
+    """A landmark store (schema headgan.landmarks/1) holding the clips in crop axes (y down, z away)."""
+    root = zarr.open_group(str(path), mode="w", zarr_format=3)
+    for index, shapes in enumerate(clips):
+        points = (shapes * [1, -1, -1]).astype(np.float32)
+        valid = np.ones(len(points), bool)
+        if invalid_every:
+            valid[::invalid_every] = False
+            points[::invalid_every] = 1e4  # garbage that must not be read
+        group = root.create_group(f"clip{index:03d}")
+        group.create_array("points", shape=points.shape, dtype=np.float32)[...] = points
+        group.create_array("valid", shape=valid.shape, dtype=bool)[...] = valid
+    root.attrs.update({"schema": SCHEMA, "shard": path.stem, "n_clips": len(clips)})
+    return path
+
+
+def test_stores_valid_frames_only_and_deterministic_bytes(tmp_path, synthetic):
+    clips = [clip[:20] for clip in synthetic["clips"][:8]]
+    stores = [write_store(tmp_path / "train-0000.zarr", clips[:5]), write_store(tmp_path / "train-0001.zarr", clips[5:])]
+    cfg = MorphableModelConfig(n_id=4, n_exp=3, frames_per_clip=10)
+    learn_from_stores(stores, cfg).save(tmp_path / "a.h5")
+    learn_from_stores(stores, cfg).save(tmp_path / "b.h5")
+    assert (tmp_path / "a.h5").read_bytes() == (tmp_path / "b.h5").read_bytes()
+    padded = [np.concatenate([clip[:1], np.repeat(clip, 2, axis=0)[1:]]) for clip in clips]
+    dirty = [write_store(tmp_path / "d0.zarr", padded[:5], 2), write_store(tmp_path / "d1.zarr", padded[5:], 2)]
+    dirty_model = learn_from_stores(dirty, MorphableModelConfig(n_id=4, n_exp=3, frames_per_clip=40))
+    clean_model = learn_from_stores(stores, MorphableModelConfig(n_id=4, n_exp=3, frames_per_clip=40))
+    assert np.abs(dirty_model.mean).max() < 200  # no garbage frame was read
+    np.testing.assert_allclose(dirty_model.mean, clean_model.mean, atol=1e-3)
+    assert "8 clips (160 frames) of 2 landmark stores" in clean_model.source
+
+
+def test_store_problems_are_clear_errors(tmp_path, synthetic):
+    one = write_store(tmp_path / "one.zarr", synthetic["clips"][:1])
+    with pytest.raises(LearnError, match="at least 2 clips"):
+        learn_from_stores([one], MorphableModelConfig())
+    other = write_store(tmp_path / "other.zarr", [synthetic["clips"][1][:, :50]])
+    with pytest.raises(LearnError, match="has 50 points per frame, clip000 has 60"):
+        learn_from_stores([one, other], MorphableModelConfig())
+    zarr.open_group(str(tmp_path / "crops.zarr"), mode="w").attrs["schema"] = "headgan.crops/1"
+    with pytest.raises(LearnError, match="crops.zarr: not a landmark store"):
+        learn_from_stores([tmp_path / "crops.zarr"], MorphableModelConfig())
+    with pytest.raises(MorphableModelConfigError, match="morphable_model.file must name"):
+        MorphableModelConfig(source="file")
+    with pytest.raises(MorphableModelConfigError, match="n_exp must be an integer ≥ 1"):
+        MorphableModelConfig.from_dict({"n_exp": 0})
+
+
+def test_cli_learns_from_stores(tmp_path, synthetic, capsys):
+    store = write_store(tmp_path / "train-0000.zarr", [clip[:10] for clip in synthetic["clips"][:5]])
+    out = tmp_path / "learned.h5"
+    argv = ["-q", "learn-3dmm", "--landmarks", str(store), "--out", str(out), "--settings", '{"n_exp": 2}']
+    assert main(argv) == 0
+    model = MorphableModel.load(out)
+    assert (model.n_id, model.n_exp, model.name) == (4, 2, "learned")
+    with pytest.raises(SystemExit, match="at least 2 clips"):
+        main(["-q", "learn-3dmm", "--landmarks", str(write_store(tmp_path / "x.zarr", synthetic["clips"][:1])),
+              "--out", str(tmp_path / "x.h5")])
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_delaunay_triangles_are_valid_and_counter_clockwise():
+    rng = np.random.default_rng(5)
+    points = rng.normal(size=(80, 3))
+    points = np.concatenate([points, points[:3]])  # regressors repeat points (insightface's iBUG 68)
+    triangles = delaunay_triangles(points)
+    assert triangles.dtype == np.int32 and triangles.shape[1] == 3 and triangles.max() < len(points)
+    assert len(set(map(tuple, np.sort(triangles, axis=1)))) == len(triangles)
+    assert (signed_areas(triangles, points) > 0).all()
+
+
+def signed_areas(triangles, points):
+    a, b, c = (points[triangles[:, i], :2] for i in range(3))
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+
+
+def test_orient_front_flips_a_consistent_mesh_as_a_whole():
+    rng = np.random.default_rng(6)
+    points = rng.normal(size=(40, 3))
+    triangles = delaunay_triangles(points)
+    np.testing.assert_array_equal(orient_front(triangles[:, ::-1], points), triangles)
+
+
+def test_facemesh_tessellation_parser(tmp_path):
+    (tmp_path / "ok.py").write_text(
+        '"""Connections."""\nFACEMESH_TESSELATION = frozenset([(0, 1), (1, 2), (2, 0),\n  (0, 2), (2, 3), (3, 0)])\n'
+    )
+    np.testing.assert_array_equal(facemesh_triangles(tmp_path / "ok.py"), [[0, 1, 2], [0, 2, 3]])
+    (tmp_path / "bad.py").write_text("FACEMESH_TESSELATION = frozenset([(0, 1), (1, 2), (3, 0)])\n")
+    with pytest.raises(LearnError, match="bad.py: FACEMESH_TESSELATION is not a list of triangles"):
+        facemesh_triangles(tmp_path / "bad.py")
+    (tmp_path / "none.py").write_text("import os\nos.remove('x')\n")
+    with pytest.raises(LearnError, match="none.py: no FACEMESH_TESSELATION"):
+        facemesh_triangles(tmp_path / "none.py")
+
+
+def test_mediapipe_tessellation_is_a_consistently_oriented_mesh(require_model):
+    triangles = facemesh_triangles(require_model(FACEMESH_TESSELLATION_FILE))
+    assert triangles.shape == (852, 3) and triangles.min() == 0 and triangles.max() == FACEMESH_POINTS - 1
+    directed = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
+    assert len(np.unique(directed, axis=0)) == len(directed)
+    assert len(np.unique(triangles)) == FACEMESH_POINTS
