@@ -39,7 +39,7 @@ from headgan_prep.audio.shard import (
 )
 from headgan_prep.audio.lowlevel import analysis_windows, lowlevel_features
 from headgan_prep.audio.deepspeech import DeepSpeechModel, deepspeech_features, mfcc
-from headgan_prep.demo.dataset import AUDIO_RATE, SENTENCES, SOURCES, speech
+from headgan_prep.demo.generate import AUDIO_RATE, SENTENCES, SOURCES, speech
 
 FPS = 25.0
 

@@ -25,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from headgan_prep.demo.dataset import SOURCES, make_demo
+from headgan_prep.demo.generate import SOURCES, make_demo
 from headgan_prep.ingest.detect import make_detector
 from headgan_prep.ingest.shard import IngestConfig, detect_all, ingest_shard
 from headgan_prep.ingest.video import decode_clip, fit_within, probe

@@ -35,7 +35,7 @@ def _settings(text: str | None) -> dict:
 
 
 def cmd_make_demo(args: argparse.Namespace) -> int:
-    from headgan_prep.demo.dataset import make_demo
+    from headgan_prep.demo.generate import make_demo
 
     settings = _settings(args.settings)
     settings.pop("out_dir", None)

@@ -25,7 +25,7 @@ from headgan_prep.audio.deepspeech import (
     token_classes,
     windowed,
 )
-from headgan_prep.demo.dataset import SOURCES, speech
+from headgan_prep.demo.generate import SOURCES, speech
 
 DATA = Path(__file__).parent / "data"
 TINY = DATA / "deepspeech_tiny.tflite"

@@ -19,7 +19,7 @@ from headgan_prep.audio.lowlevel import (
     normalise,
     short_term_features,
 )
-from headgan_prep.demo.dataset import AUDIO_RATE, SOURCES, speech
+from headgan_prep.demo.generate import AUDIO_RATE, SOURCES, speech
 
 CHROMA_FREE = list(range(21)) + list(range(34, 55))
 """Rows of pyAudioAnalysis's 68 short-term features without the 13 chroma values and their deltas."""

@@ -25,7 +25,7 @@ from headgan_prep.audio.shard import (
 from headgan_prep.audio.lowlevel import lowlevel_features
 from headgan_prep.cli import main
 from headgan_prep.audio.deepspeech import DeepSpeechModel, deepspeech_features
-from headgan_prep.demo.dataset import AUDIO_RATE, SOURCES, speech
+from headgan_prep.demo.generate import AUDIO_RATE, SOURCES, speech
 from headgan_prep.models.registry import ModelFileMissing
 from headgan_prep.store.rejections import read_rejections
 

@@ -17,7 +17,7 @@ import pytest
 import zarr
 
 from headgan_prep.ingest import shard as ingest_module
-from headgan_prep.demo.dataset import demo_portrait, make_clip
+from headgan_prep.demo.generate import demo_portrait, make_clip
 from headgan_prep.ingest.shard import IngestConfig, IngestConfigError, ingest_shard
 from headgan_prep.models.registry import ModelFileMissing
 from headgan_prep.store.rejections import REJECTION_COLUMNS, read_rejections

@@ -14,7 +14,7 @@ import pytest
 import zarr
 from scipy.signal import savgol_filter
 
-from headgan_prep.demo.dataset import PORTRAIT_FACE_CENTER, PORTRAIT_FACE_SIDE, demo_portrait
+from headgan_prep.demo.generate import PORTRAIT_FACE_CENTER, PORTRAIT_FACE_SIDE, demo_portrait
 from headgan_prep.ingest.detect import Detections
 from headgan_prep.landmarks.facemesh import IBUG68, Roi, input_to_image, warp_to_input
 from headgan_prep.landmarks.insightface_1k3d68 import DenseLandmarks3D

@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from headgan_prep.demo import dataset as demo
-from headgan_prep.demo.dataset import GroundTruth, demo_portrait, make_clip, make_demo
+from headgan_prep.demo import generate as demo
+from headgan_prep.demo.generate import GroundTruth, demo_portrait, make_clip, make_demo
 
 TINY = dict(identities=3, clips_per_identity=3, seconds=0.4, frame_size=(256, 256), face_size=96, progress=False)
 
