@@ -68,6 +68,9 @@ class ArcFaceEmbedder:
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
+        # w600k_mbf.onnx declares a batch of 1 on its output; batches give the same embeddings as
+        # single crops but make ONNX Runtime warn on every call.
+        options.log_severity_level = 3
         kwargs = {"sess_options": options} | ({"providers": list(providers)} if providers else {})
         self.model = get_model(str(model_path), **kwargs)
         if getattr(self.model, "taskname", None) != "recognition":
