@@ -38,7 +38,8 @@ N_FRAMES = 32
 
 def moving_head(n_frames: int, seed: int) -> np.ndarray:
     """(n_frames, 256, 256, 3) uint8: the portrait turned by up to ±10° and shifted by up to ±6 px."""
-    portrait = cv2.resize(np.ascontiguousarray(demo_portrait(0).rgba[..., :3]), (SIZE, SIZE), interpolation=cv2.INTER_AREA)
+    rgb = np.ascontiguousarray(demo_portrait(0).rgba[..., :3])
+    portrait = cv2.resize(rgb, (SIZE, SIZE), interpolation=cv2.INTER_AREA)
     rng = np.random.default_rng(seed)
     frames = []
     for angle, (dx, dy) in zip(rng.uniform(-10, 10, n_frames), rng.uniform(-6, 6, (n_frames, 2))):
@@ -65,7 +66,9 @@ def fvd_work(args, real, fake) -> Callable[[], int]:
 def csim_work(args, real, fake) -> Callable[[], int]:
     from headgan_model.metrics.csim import csim, make_embedder
 
-    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if args.device.startswith("cuda") else ["CPUExecutionProvider"]
+    providers = ["CPUExecutionProvider"]
+    if args.device.startswith("cuda"):
+        providers.insert(0, "CUDAExecutionProvider")
     embedder = make_embedder(args.models_dir, providers=providers, threads=args.threads)
     return lambda: (csim(real[:N_FRAMES], fake[:N_FRAMES], embedder), N_FRAMES)[1]
 
@@ -76,7 +79,8 @@ def ard_work(args, real, fake) -> Callable[[], int]:
     from headgan_prep.landmarks import LandmarksConfig, make_landmarker
 
     cfg = LandmarksConfig(threads=args.threads)
-    estimator = HeadPoseEstimator(make_landmarker(cfg, args.models_dir), synthetic_model(468, 157, 28), cfg, FitConfig())
+    model = synthetic_model(468, 157, 28)
+    estimator = HeadPoseEstimator(make_landmarker(cfg, args.models_dir), model, cfg, FitConfig())
     return lambda: (ard(real[:N_FRAMES], fake[:N_FRAMES], estimator), N_FRAMES)[1]
 
 
@@ -95,7 +99,7 @@ METRICS = {"FVD": fvd_work, "CSIM": csim_work, "ARD": ard_work, "AU-H": auh_work
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--device", default="cpu", help="torch device of FVD; cuda also runs CSIM's ONNX models on CUDA")
+    parser.add_argument("--device", default="cpu", help="torch device of FVD (cuda also runs CSIM's ONNX on CUDA)")
     parser.add_argument("--threads", type=int, default=1, help="torch / ONNX Runtime / TFLite threads")
     parser.add_argument("--models-dir", default="models")
     parser.add_argument("--openface", default=None, help="OpenFace's FeatureExtraction (default: on PATH)")

@@ -26,7 +26,9 @@ import numpy as np
 
 from headgan_model.metrics.result import MetricResult
 
-ACTION_UNITS = ("01", "02", "04", "05", "06", "07", "09", "10", "12", "14", "15", "17", "20", "23", "25", "26", "28", "45")
+ACTION_UNITS = (
+    "01", "02", "04", "05", "06", "07", "09", "10", "12", "14", "15", "17", "20", "23", "25", "26", "28", "45"
+)  # fmt: skip
 """The 18 action units whose presence OpenFace 2.x predicts (columns ``AU01_c`` … ``AU45_c``)."""
 PRESENCE_COLUMNS = tuple(f"AU{unit}_c" for unit in ACTION_UNITS)
 BINARY_NAME = "FeatureExtraction"
@@ -127,10 +129,13 @@ def au_hamming(driving: ActionUnits, generated: ActionUnits) -> MetricResult:
         (``AU01`` … ``AU45``).
     """
     if driving.presence.shape != generated.presence.shape:
-        raise ValueError(f"AU-H: {len(driving.frame)} driving and {len(generated.frame)} generated frames differ in number")
+        raise ValueError(
+            f"AU-H: {len(driving.frame)} driving and {len(generated.frame)} generated frames differ in number"
+        )
     both = driving.success & generated.success
     if not both.any():
-        return MetricResult.unavailable("AU-H", f"OpenFace tracked no face in both videos on any of the {len(both)} frames")
+        reason = f"OpenFace tracked no face in both videos on any of the {len(both)} frames"
+        return MetricResult.unavailable("AU-H", reason)
     differs = driving.presence[both] != generated.presence[both]
     left_out = int((~both).sum())
     warnings = (f"AU-H: {left_out} of {len(both)} frames without a tracked face left out",) if left_out else ()

@@ -114,8 +114,8 @@ def i3d_features(
         (N, 400) float64 logits.
     """
     network = network.to(device)
-    out = [network(i3d_input(clips[i : i + batch_size], device)).double().cpu() for i in range(0, len(clips), batch_size)]
-    return torch.cat(out).numpy()
+    batches = (clips[i : i + batch_size] for i in range(0, len(clips), batch_size))
+    return torch.cat([network(i3d_input(batch, device)).double().cpu() for batch in batches]).numpy()
 
 
 def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -179,7 +179,8 @@ def fvd(
     if len(sizes) > 1:
         raise ValueError(f"FVD: the videos have different frame sizes {sorted(sizes)}; resize them to one first")
     if min(len(real), len(fake)) < 2:
-        return MetricResult.unavailable("FVD", f"needs at least 2 videos per side, got {len(real)} real, {len(fake)} generated")
+        reason = f"needs at least 2 videos per side, got {len(real)} real, {len(fake)} generated"
+        return MetricResult.unavailable("FVD", reason)
     shortest = min(len(v) for v in real + fake)
     if shortest < MIN_FRAMES:
         return MetricResult.unavailable("FVD", f"a video has {shortest} frames, I3D needs at least {MIN_FRAMES}")

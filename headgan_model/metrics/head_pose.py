@@ -100,7 +100,8 @@ def make_head_pose_estimator(
 
 def _angle_result(name: str, delta: np.ndarray, valid: np.ndarray) -> MetricResult:
     if not valid.any():
-        return MetricResult.unavailable(name, f"no head pose on any of the {len(valid)} frames (landmarks or fit failed)")
+        reason = f"no head pose on any of the {len(valid)} frames (landmarks or fit failed)"
+        return MetricResult.unavailable(name, reason)
     absolute = np.abs(delta[valid])
     left_out = int((~valid).sum())
     warnings = (f"{name}: {left_out} of {len(valid)} frames without a head pose left out",) if left_out else ()
@@ -117,7 +118,9 @@ def wrap_degrees(angles: np.ndarray) -> np.ndarray:
 def average_rotation_distance(driving: HeadAngles, generated: HeadAngles) -> MetricResult:
     """ARD of generated against driving head angles of equally many frames (module docstring)."""
     if driving.euler.shape != generated.euler.shape:
-        raise ValueError(f"ARD: {len(driving.euler)} driving and {len(generated.euler)} generated frames differ in number")
+        raise ValueError(
+            f"ARD: {len(driving.euler)} driving and {len(generated.euler)} generated frames differ in number"
+        )
     return _angle_result("ARD", wrap_degrees(generated.euler - driving.euler), driving.valid & generated.valid)
 
 

@@ -186,6 +186,8 @@ def load_i3d(path: str | Path) -> InceptionI3d:
     absent = sorted(k for k in expected if k not in state and not k.endswith("num_batches_tracked"))
     wrong = sorted(k for k in state if k in expected and state[k].shape != expected[k].shape)
     if unknown or absent or wrong:
-        raise ValueError(f"{path} does not fit I3D: unknown {unknown[:3]}, absent {absent[:3]}, wrong shape {wrong[:3]}")
+        raise ValueError(
+            f"{path} does not fit I3D: unknown {unknown[:3]}, absent {absent[:3]}, wrong shape {wrong[:3]}"
+        )
     model.load_state_dict(state, strict=False)
     return model.eval().requires_grad_(False)

