@@ -5,8 +5,10 @@ Protocol (StyleGAN-V, ``src/metrics/frechet_video_distance.py``):
 - one clip of 16 consecutive frames per video; a real video's clip starts at a random frame
   (uniform over the starts that fit, drawn from ``numpy.random.default_rng(seed)`` in video
   order), a generated video's at its first frame;
-- every frame resized to 224 × 224 bilinearly (half-pixel centres, no antialiasing: torch's
-  ``interpolate``, as StyleGAN-V's I3D does) from uint8 RGB, then scaled to [-1, 1] (x / 127.5 - 1);
+- every frame resized to 224 × 224 bilinearly from uint8 RGB with torch's ``interpolate``
+  (half-pixel centres, no antialiasing), then scaled to [-1, 1] (x / 127.5 - 1). StyleGAN-V's
+  TorchScript I3D resizes with torch's interpolation; the TensorFlow original's ``resize_bilinear``
+  samples differently, hence "matches the original up to the upsampling operation" there;
 - features: the 400 Kinetics logits of the tfhub I3D (:mod:`headgan_model.metrics.i3d`);
 - statistics: mean and the covariance normalised by N (not N - 1), as StyleGAN-V's ``FeatureStats``;
 - FVD: the Fréchet distance of the two Gaussians.
