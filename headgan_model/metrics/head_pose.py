@@ -14,6 +14,9 @@ Reductions (the paper says "average l1-distance of Euler angles across all frame
   valid. ``details`` has the per-axis means (``pitch``, ``yaw``, ``roll``) and ``l1_sum``, the mean
   over frames of the sum over the axes (= 3 × ARD), the literal l1 distance.
 - **ARE**: the same with the driving angles replaced by 0 (the frontal pose).
+
+The driving angles may also come from the fit store (``euler`` and ``valid`` of
+``results/fit/{shard}.zarr``) as a :class:`HeadAngles`, instead of being measured again.
 """
 
 from __future__ import annotations
