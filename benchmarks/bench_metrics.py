@@ -1,0 +1,126 @@
+"""Metric throughput: frames/s of each metric on 256 × 256 frames.
+
+Usage: ``python benchmarks/bench_metrics.py [--seconds 10] [--device cpu] [--threads 1] [--models-dir models]
+[--openface PATH]``
+
+Data: the astronaut's demo portrait at 256², turned and shifted a little on every frame (a head
+that moves), as real and as generated frames. Timed per metric, after one warm-up call, for at
+least ``--seconds``: FVD (I3D on four real and four generated 16-frame clips, plus the Fréchet
+distance), CSIM (SCRFD-500M + MobileFaceNet ArcFace on 32 pairs), ARD (FaceMesh landmarks and the
+3DMM fit of 32 driving and 32 generated frames, with a random model of FaceMesh's 468 points and
+LSFM's 157 + 28 components), AU-H (OpenFace on 32 + 32 frames, only with ``--openface``). Frames
+counts the generated frames a call scores (every metric also processes as many real frames).
+A metric whose model file is missing is printed as missing, with the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from face_3dmm import synthetic_model  # noqa: E402
+from timing import rate  # noqa: E402
+
+from headgan_prep.demo.generate import demo_portrait  # noqa: E402
+from headgan_prep.models.registry import ModelFileMissing  # noqa: E402
+
+SIZE = 256
+N_FRAMES = 32
+
+
+def moving_head(n_frames: int, seed: int) -> np.ndarray:
+    """(n_frames, 256, 256, 3) uint8: the portrait turned by up to ±10° and shifted by up to ±6 px."""
+    rgb = np.ascontiguousarray(demo_portrait(0).rgba[..., :3])
+    portrait = cv2.resize(rgb, (SIZE, SIZE), interpolation=cv2.INTER_AREA)
+    rng = np.random.default_rng(seed)
+    frames = []
+    for angle, (dx, dy) in zip(rng.uniform(-10, 10, n_frames), rng.uniform(-6, 6, (n_frames, 2))):
+        matrix = cv2.getRotationMatrix2D((SIZE / 2, SIZE / 2), angle, 1.0)
+        matrix[:, 2] += (dx, dy)
+        frames.append(cv2.warpAffine(portrait, matrix, (SIZE, SIZE), borderMode=cv2.BORDER_REPLICATE))
+    return np.stack(frames)
+
+
+def fvd_work(args, real, fake) -> Callable[[], int]:
+    from headgan_model.metrics.fvd import fvd, load_fvd_network
+
+    network = load_fvd_network(args.models_dir)
+    real_clips = [real[i : i + 16] for i in range(0, 64, 16)]
+    fake_clips = [fake[i : i + 16] for i in range(0, 64, 16)]
+
+    def work() -> int:
+        fvd(real_clips, fake_clips, network=network, device=args.device)
+        return 4 * 16
+
+    return work
+
+
+def csim_work(args, real, fake) -> Callable[[], int]:
+    from headgan_model.metrics.csim import csim, make_embedder
+
+    providers = ["CPUExecutionProvider"]
+    if args.device.startswith("cuda"):
+        providers.insert(0, "CUDAExecutionProvider")
+    embedder = make_embedder(args.models_dir, providers=providers, threads=args.threads)
+    return lambda: (csim(real[:N_FRAMES], fake[:N_FRAMES], embedder), N_FRAMES)[1]
+
+
+def ard_work(args, real, fake) -> Callable[[], int]:
+    from headgan_model.metrics.head_pose import HeadPoseEstimator, ard
+    from headgan_prep.fit.algorithm import FitConfig
+    from headgan_prep.landmarks.shard import LandmarksConfig, make_landmarker
+
+    cfg = LandmarksConfig(threads=args.threads)
+    model = synthetic_model(468, 157, 28)
+    estimator = HeadPoseEstimator(make_landmarker(cfg, args.models_dir), model, cfg, FitConfig())
+    return lambda: (ard(real[:N_FRAMES], fake[:N_FRAMES], estimator), N_FRAMES)[1]
+
+
+def auh_work(args, real, fake) -> Callable[[], int]:
+    from headgan_model.metrics.action_units import au_h, find_binary
+
+    if find_binary(args.openface) is None:
+        raise FileNotFoundError(f"OpenFace FeatureExtraction not found ({args.openface or 'on PATH'})")
+    return lambda: (au_h(real[:N_FRAMES], fake[:N_FRAMES], args.openface), N_FRAMES)[1]
+
+
+METRICS = {"FVD": fvd_work, "CSIM": csim_work, "ARD": ard_work, "AU-H": auh_work}
+"""Metric name -> builder of the timed call (which returns the generated frames it scored)."""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--device", default="cpu", help="torch device of FVD (cuda also runs CSIM's ONNX on CUDA)")
+    parser.add_argument("--threads", type=int, default=1, help="torch / ONNX Runtime / TFLite threads")
+    parser.add_argument("--models-dir", default="models")
+    parser.add_argument("--openface", default=None, help="OpenFace's FeatureExtraction (default: on PATH)")
+    parser.add_argument("--only", action="append", choices=sorted(METRICS), help="time only these metrics")
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    real, fake = moving_head(64, seed=0), moving_head(64, seed=1)
+    print(f"{SIZE}² frames, device {args.device}, {args.threads} thread(s)")
+    for name, build in METRICS.items():
+        if args.only and name not in args.only:
+            continue
+        try:
+            work = build(args, real, fake)
+        except (ModelFileMissing, FileNotFoundError) as error:
+            print(f"{name:5s}  missing: {error}")
+            continue
+        print(f"{name:5s}  {rate(work, args.seconds):8.1f} frames/s")
+
+
+if __name__ == "__main__":
+    main()
