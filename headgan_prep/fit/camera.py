@@ -9,7 +9,7 @@ the viewer). A frontal, upright face is therefore seen with ``R =`` :data:`FRONT
 (180° about x), and the head's own rotation, in model axes, is ``H = FRONTAL_ROTATION · R``
 (:func:`head_rotation`): Euler angles describe ``H``, so a frontal face has pitch = yaw = roll = 0,
 positive pitch turns the face down, positive yaw towards the image's +x, positive roll turns the
-image of the face clockwise.
+image of the face counter-clockwise on screen.
 """
 
 from __future__ import annotations
