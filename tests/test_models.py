@@ -219,7 +219,8 @@ def test_pip_download_finds_sdist(tmp_path):
     pip.chmod(pip.stat().st_mode | stat.S_IEXEC)
     dest = tmp_path / "dest"
     dest.mkdir()
-    assert pip_download_wheel(WheelSource("fake_jax==1.0", "x", sdist=True), dest, str(pip)) == dest / "fake_jax-1.0.tar.gz"
+    sdist = pip_download_wheel(WheelSource("fake_jax==1.0", "x", sdist=True), dest, str(pip))
+    assert sdist == dest / "fake_jax-1.0.tar.gz"
     with pytest.raises(RuntimeError, match="0 fake_jax wheels"):
         pip_download_wheel(WheelSource("fake_jax==1.0", "x"), dest, str(pip))
 

@@ -64,8 +64,9 @@ def torchvision_features(layout, checkpoint: Path, flax_name: str) -> nn.Sequent
     for layer in layout:
         if layer[0] == "conv":
             conv = nn.Conv2d(layer[1], layer[2], layer[3], stride=layer[4], padding=layer[5])
-            conv.weight.data = torch.from_numpy(np.ascontiguousarray(params[f"Conv_{k}"]["kernel"].transpose(3, 2, 0, 1)))
-            conv.bias.data = torch.from_numpy(np.array(params[f"Conv_{k}"]["bias"]))
+            kernel, bias = params[f"Conv_{k}"]["kernel"], params[f"Conv_{k}"]["bias"]
+            conv.weight.data = torch.from_numpy(np.ascontiguousarray(kernel.transpose(3, 2, 0, 1)))
+            conv.bias.data = torch.from_numpy(np.array(bias))
             modules.append(conv)
             k += 1
         elif layer[0] == "relu":
