@@ -11,6 +11,9 @@ to [-1, 1], and the output of the final average pool is the feature.
 The module and parameter names are those of torchvision's ``Inception3``, so pytorch-fid's weights
 file :data:`FID_WEIGHTS_FILENAME` loads as it is (its ``fc`` logits layer is not used). No package
 ships that file: it is an asset of pytorch-fid's GitHub release (:data:`FID_WEIGHTS_URL`).
+torch-fidelity's ``weights-inception-2015-12-05-6726825d.pth`` has the same keys and loads too, but
+torch-fidelity resizes like TensorFlow 1 and scales by ``(x − 128) / 128``, so its scores differ
+slightly from pytorch-fid's and these.
 """
 
 from __future__ import annotations

@@ -22,7 +22,6 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from headgan_model.metrics.frames import as_frame_pairs, batches, to_nchw
@@ -101,27 +100,20 @@ def psnr(generated, target, *, device="cpu", batch_size: int = 64) -> float:
     return psnr_from_mse(mse_per_frame(generated, target, device=device, batch_size=batch_size).mean())
 
 
-def _gaussian_window(dtype: torch.dtype, device) -> Tensor:
-    """The normalised 1-D Gaussian of σ = 1.5 over ±5 pixels, shape ``(11,)``."""
-    x = torch.arange(-SSIM_RADIUS, SSIM_RADIUS + 1, dtype=dtype, device=device)
-    window = torch.exp(-0.5 * (x / SSIM_SIGMA) ** 2)
-    return window / window.sum()
-
-
-def _gaussian_filter(images: Tensor, window: Tensor) -> Tensor:
-    """Separable Gaussian blur of ``(B, C, H, W)`` (H, W ≥ 5) with borders reflected about the edge
-    (``d c b a | a b c d``, scipy.ndimage's ``reflect``); same shape out."""
-    r = SSIM_RADIUS
-    channels = images.shape[1]
-    for axis in (2, 3):
-        size = images.shape[axis]
-        index = torch.arange(-r, size + r, device=images.device)
-        index = torch.where(index < 0, -index - 1, index)
-        index = torch.where(index >= size, 2 * size - 1 - index, index)
-        padded = images.index_select(axis, index)
-        kernel = window.view(1, 1, -1, 1) if axis == 2 else window.view(1, 1, 1, -1)
-        images = F.conv2d(padded, kernel.expand(channels, 1, *kernel.shape[2:]), groups=channels)
-    return images
+def _blur_matrix(size: int, dtype: torch.dtype, device) -> Tensor:
+    """``(size, size)`` matrix of the 1-D Gaussian of σ = 1.5 over ±5 pixels, borders reflected
+    about the edge (``d c b a | a b c d``, scipy.ndimage's ``reflect``): row i holds the weights of
+    output pixel i (size ≥ 5)."""
+    offsets = torch.arange(-SSIM_RADIUS, SSIM_RADIUS + 1, dtype=dtype, device=device)
+    weights = torch.exp(-0.5 * (offsets / SSIM_SIGMA) ** 2)
+    weights = weights / weights.sum()
+    rows = torch.arange(size, device=device).view(-1, 1)
+    columns = rows + torch.arange(-SSIM_RADIUS, SSIM_RADIUS + 1, device=device).view(1, -1)
+    columns = torch.where(columns < 0, -columns - 1, columns)
+    columns = torch.where(columns >= size, 2 * size - 1 - columns, columns)
+    matrix = torch.zeros(size, size, dtype=dtype, device=device)
+    matrix.index_put_((rows.expand_as(columns), columns), weights.expand_as(columns), accumulate=True)
+    return matrix
 
 
 def ssim_per_frame(generated, target, *, device="cpu", batch_size: int = 16) -> np.ndarray:
@@ -152,13 +144,14 @@ def ssim_per_frame(generated, target, *, device="cpu", batch_size: int = 16) -> 
     if height < size or width < size:
         raise ValueError(f"SSIM needs frames of at least {size}×{size} pixels, got {height}×{width}")
     c1, c2 = (SSIM_K1 * MAX_VALUE) ** 2, (SSIM_K2 * MAX_VALUE) ** 2
-    window = _gaussian_window(torch.float64, device)
+    blur_rows = _blur_matrix(height, torch.float64, device)
+    blur_columns = _blur_matrix(width, torch.float64, device).T
     values = np.empty(len(generated), dtype=np.float64)
     r = SSIM_RADIUS
     for part in batches(len(generated), batch_size):
         x = to_nchw(generated[part], device, torch.float64)
         y = to_nchw(target[part], device, torch.float64)
-        moments = _gaussian_filter(torch.cat([x, y, x * x, y * y, x * y], dim=1), window)
+        moments = blur_rows @ torch.cat([x, y, x * x, y * y, x * y], dim=1) @ blur_columns
         ux, uy, uxx, uyy, uxy = moments.chunk(5, dim=1)
         vx, vy, vxy = uxx - ux * ux, uyy - uy * uy, uxy - ux * uy
         ssim_map = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
