@@ -28,6 +28,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from headgan_model.metrics.frames import as_frames, batches, to_nchw
+from headgan_model.metrics.frechet import FeatureStatistics, frechet_distance
+from headgan_model.metrics.score import Score
 
 FID_WEIGHTS_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
 FID_WEIGHTS_FILE = f"pytorch-fid/{FID_WEIGHTS_FILENAME}"
@@ -332,3 +334,26 @@ def fid_features(frames: np.ndarray, network: FIDInception, *, device="cpu", bat
         for part in batches(len(frames), batch_size):
             features[part] = network(to_nchw(frames[part], device) / 255).double().cpu().numpy()
     return features
+
+
+def fid(generated: np.ndarray, real: np.ndarray, network: FIDInception, *, device="cpu", batch_size: int = 32) -> Score:
+    """FID between two frame sets (any sizes and counts, at least 2 frames each).
+
+    Parameters
+    ----------
+    generated, real : np.ndarray
+        uint8 RGB frames ``(..., H, W, 3)``; the two sets need not have the same count or size.
+    network : FIDInception
+    device : str or torch.device
+        Where the features are computed (the distance is computed on the CPU).
+    batch_size : int
+
+    Returns
+    -------
+    Score
+        The Fréchet distance of the two feature Gaussians, with a warning for each set of at most
+        2048 frames (see :func:`~headgan_model.metrics.frechet.frechet_distance`).
+    """
+    first = FeatureStatistics.of(fid_features(generated, network, device=device, batch_size=batch_size))
+    second = FeatureStatistics.of(fid_features(real, network, device=device, batch_size=batch_size))
+    return frechet_distance(first, second)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from headgan_model.metrics import fid as fid_module
 from headgan_model.metrics.fid import (
     FID_WEIGHTS_FILE,
     FID_WEIGHTS_URL,
@@ -16,6 +17,7 @@ from headgan_model.metrics.fid import (
     fid_features,
     load_fid_inception,
 )
+from headgan_model.metrics.frechet import FeatureStatistics, frechet_distance
 from headgan_prep.models import REGISTRY, ModelFileMissing, resolve_model
 
 KEYS_FILE = Path(__file__).parent / "data" / "pt_inception_keys.txt"
@@ -103,3 +105,19 @@ def test_missing_weights_say_where_to_get_them(tmp_path):
     with pytest.raises(ModelFileMissing, match=FID_WEIGHTS_URL.replace(".", r"\.")):
         resolve_model(tmp_path, FID_WEIGHTS_FILE)
 
+
+
+def test_fid_compares_the_two_sets(monkeypatch):
+    """fid() fits a Gaussian to each set's features; features stubbed to mean colours (3-d) so that
+    the 2048-d matrix square root is not computed here."""
+    def mean_colours(frames, network, **_):
+        return frames.reshape(len(frames), -1, 3).mean(1)
+
+    monkeypatch.setattr(fid_module, "fid_features", mean_colours)
+    rng = np.random.default_rng(1)
+    generated = rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8)
+    real = rng.integers(0, 200, (3, 9, 7, 3), dtype=np.uint8)
+    score = fid_module.fid(generated, real, network=None)
+    expected = frechet_distance(*(FeatureStatistics.of(mean_colours(f, None)) for f in (generated, real)))
+    assert score.value == pytest.approx(expected.value, rel=1e-12) and score.value > 0
+    assert len(score.warnings) == 1 and "second set has 3 samples of 3-dimensional" in score.warnings[0]
