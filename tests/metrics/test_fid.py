@@ -88,7 +88,9 @@ def test_wrong_files_are_refused(weights_file, tmp_path):
     for key in [k for k in state if k.endswith("num_batches_tracked")]:
         del state[key]  # optional: files from old torch versions lack them
     torch.save(state, tmp_path / "missing.pth")
-    with pytest.raises(ValueError, match=r"Mixed_5b.branch5x5_2.conv.weight is missing, expected shape \(64, 48, 5, 5\)"):
+    with pytest.raises(
+        ValueError, match=r"Mixed_5b.branch5x5_2.conv.weight is missing, expected shape \(64, 48, 5, 5\)"
+    ):
         load_fid_inception(tmp_path / "missing.pth", check_hash=False)
     state = torch.load(weights_file, weights_only=True)
     state["AuxLogits.fc.weight"] = torch.zeros(1008, 768)
@@ -106,10 +108,10 @@ def test_missing_weights_say_where_to_get_them(tmp_path):
         resolve_model(tmp_path, FID_WEIGHTS_FILE)
 
 
-
 def test_fid_compares_the_two_sets(monkeypatch):
     """fid() fits a Gaussian to each set's features; features stubbed to mean colours (3-d) so that
     the 2048-d matrix square root is not computed here."""
+
     def mean_colours(frames, network, **_):
         return frames.reshape(len(frames), -1, 3).mean(1)
 
