@@ -37,14 +37,14 @@ SSIM_K1, SSIM_K2 = 0.01, 0.03
 
 def _mean_differences(generated, target, power: int, device, batch_size: int) -> np.ndarray:
     """Per frame, the mean of |g − t|^power over pixels and channels, shape ``(N,)`` float64 (the
-    sums are exact int64)."""
+    differences are int32, at most 255² squared; their sums exact int64)."""
     generated, target = as_frame_pairs(generated, target)
     sums = np.empty(len(generated), dtype=np.int64)
     for part in batches(len(generated), batch_size):
-        g = torch.from_numpy(generated[part]).to(device).to(torch.int64)
-        t = torch.from_numpy(target[part]).to(device).to(torch.int64)
-        difference = (g - t).abs() if power == 1 else (g - t) ** 2
-        sums[part] = difference.sum(dim=(1, 2, 3)).cpu().numpy()
+        difference = torch.from_numpy(generated[part]).to(device).to(torch.int32)
+        difference -= torch.from_numpy(target[part]).to(device).to(torch.int32)
+        difference = difference.abs_() if power == 1 else difference.square_()
+        sums[part] = difference.sum(dim=(1, 2, 3), dtype=torch.int64).cpu().numpy()
     return sums / generated[0].size
 
 
