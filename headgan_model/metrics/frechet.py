@@ -61,7 +61,7 @@ class FeatureStatistics:
             raise ValueError(f"features must be shaped (N, D), got {features.shape}")
         if len(features) < 2:
             raise ValueError(f"a covariance needs at least 2 samples, got {len(features)}")
-        return cls(features.mean(axis=0), np.cov(features, rowvar=False), len(features))
+        return cls(features.mean(axis=0), np.atleast_2d(np.cov(features, rowvar=False)), len(features))
 
     @property
     def dimension(self) -> int:

@@ -26,6 +26,3 @@ class Score:
 
     value: float
     warnings: tuple[str, ...] = ()
-
-    def __float__(self) -> float:
-        return self.value

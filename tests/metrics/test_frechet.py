@@ -29,6 +29,9 @@ def test_diagonal_closed_form():
 def test_one_dimension():
     value, _ = frechet_distance_of_gaussians(np.array([3.0]), np.array([[4.0]]), np.array([-1.0]), np.array([[1.0]]))
     assert value == pytest.approx(16 + (2 - 1) ** 2, abs=1e-12)
+    first, second = FeatureStatistics.of(np.array([[1.0], [3.0]])), FeatureStatistics.of(np.array([[0.0], [8.0]]))
+    assert first.covariance.shape == (1, 1) and first.covariance[0, 0] == 2.0
+    assert frechet_distance(first, second).value == pytest.approx((2 - 4) ** 2 + (2**0.5 - 32**0.5) ** 2, abs=1e-12)
 
 
 def test_against_eigenvalue_computation():
