@@ -1,11 +1,14 @@
 """Metric throughput: frames/s of each metric on 256 × 256 frames.
 
 Usage: ``python benchmarks/bench_metrics.py [--seconds 10] [--device cpu] [--threads 1] [--models-dir models]
-[--openface PATH]``
+[--openface PATH] [--only NAME ...]``
 
 Data: the astronaut's demo portrait at 256², turned and shifted a little on every frame (a head
 that moves), as real and as generated frames. Timed per metric, after one warm-up call, for at
-least ``--seconds``: FVD (I3D on four real and four generated 16-frame clips, plus the Fréchet
+least ``--seconds``: L1, PSNR (its MSE) and SSIM on 32 pairs; LPIPS (AlexNet, VGG16) and FID's
+Inception features on 32 frames, with untrained networks (they cost what the real weights cost, so
+no weight file is needed), and once the Fréchet distance of two 2048-d statistics (FID's last
+step, independent of the frame count); FVD (I3D on four real and four generated 16-frame clips, plus the Fréchet
 distance), CSIM (SCRFD-500M + MobileFaceNet ArcFace on 32 pairs), ARD (FaceMesh landmarks and the
 3DMM fit of 32 driving and 32 generated frames, with a random model of FaceMesh's 468 points and
 LSFM's 157 + 28 components), AU-H (OpenFace on 32 + 32 frames, only with ``--openface``). Frames
@@ -17,19 +20,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from face_3dmm import synthetic_model  # noqa: E402
+from tests.face_3dmm import synthetic_model  # noqa: E402
 from timing import rate  # noqa: E402
 
 from headgan_prep.demo.generate import demo_portrait  # noqa: E402
+from headgan_model.metrics.pixel import l1_per_frame, mse_per_frame, ssim_per_frame  # noqa: E402
 from headgan_prep.models.registry import ModelFileMissing  # noqa: E402
 
 SIZE = 256
@@ -47,6 +52,41 @@ def moving_head(n_frames: int, seed: int) -> np.ndarray:
         matrix[:, 2] += (dx, dy)
         frames.append(cv2.warpAffine(portrait, matrix, (SIZE, SIZE), borderMode=cv2.BORDER_REPLICATE))
     return np.stack(frames)
+
+
+def pixel_work(per_frame) -> Callable:
+    def build(args, real, fake) -> Callable[[], int]:
+        return lambda: (per_frame(fake[:N_FRAMES], real[:N_FRAMES], device=args.device), N_FRAMES)[1]
+
+    return build
+
+
+def lpips_work(net: str) -> Callable:
+    def build(args, real, fake) -> Callable[[], int]:
+        from headgan_model.metrics.lpips import LPIPSNetwork, lpips_per_frame
+
+        network = LPIPSNetwork(net).eval().requires_grad_(False)
+        return lambda: (lpips_per_frame(fake[:N_FRAMES], real[:N_FRAMES], network, device=args.device), N_FRAMES)[1]
+
+    return build
+
+
+def fid_work(args, real, fake) -> Callable[[], int]:
+    from headgan_model.metrics.fid import FIDInception, fid_features
+
+    network = FIDInception().eval().requires_grad_(False)
+    return lambda: (fid_features(fake[:N_FRAMES], network, device=args.device), N_FRAMES)[1]
+
+
+def frechet_seconds() -> float:
+    """Seconds of one Fréchet distance between two statistics of 2500 random 2048-d features."""
+    from headgan_model.metrics.frechet import FeatureStatistics, frechet_distance
+
+    features = np.random.default_rng(0).normal(size=(5000, 2048))
+    first, second = FeatureStatistics.of(features[:2500]), FeatureStatistics.of(features[2500:] + 0.1)
+    start = time.perf_counter()
+    frechet_distance(first, second)
+    return time.perf_counter() - start
 
 
 def fvd_work(args, real, fake) -> Callable[[], int]:
@@ -92,7 +132,18 @@ def auh_work(args, real, fake) -> Callable[[], int]:
     return lambda: (au_h(real[:N_FRAMES], fake[:N_FRAMES], args.openface), N_FRAMES)[1]
 
 
-METRICS = {"FVD": fvd_work, "CSIM": csim_work, "ARD": ard_work, "AU-H": auh_work}
+METRICS = {
+    "L1": pixel_work(l1_per_frame),
+    "PSNR": pixel_work(mse_per_frame),
+    "SSIM": pixel_work(ssim_per_frame),
+    "LPIPS-alex": lpips_work("alex"),
+    "LPIPS-vgg": lpips_work("vgg"),
+    "FID": fid_work,
+    "FVD": fvd_work,
+    "CSIM": csim_work,
+    "ARD": ard_work,
+    "AU-H": auh_work,
+}
 """Metric name -> builder of the timed call (which returns the generated frames it scored)."""
 
 
@@ -117,9 +168,11 @@ def main() -> None:
         try:
             work = build(args, real, fake)
         except (ModelFileMissing, FileNotFoundError) as error:
-            print(f"{name:5s}  missing: {error}")
+            print(f"{name:10s}  missing: {error}")
             continue
-        print(f"{name:5s}  {rate(work, args.seconds):8.1f} frames/s")
+        print(f"{name:10s}  {rate(work, args.seconds):8.1f} frames/s")
+        if name == "FID":
+            print(f"{'':10s}  Fréchet distance of 2048-d statistics: {frechet_seconds():.2f} s per call (scipy)")
 
 
 if __name__ == "__main__":

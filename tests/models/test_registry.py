@@ -28,7 +28,7 @@ def test_registry_layout():
     } <= set(REGISTRY)
     for path, entry in REGISTRY.items():
         assert entry.path == path and entry.group in models.GROUPS
-        assert ("Apache" in entry.licence) == (entry.group in ("mediapipe", "i3d"))
+        assert ("Apache" in entry.licence) == (entry.group in ("mediapipe", "i3d", "pytorch-fid"))
         if entry.fetchable:
             assert entry.sha256 and entry.size and "==" in entry.source.requirement
 
