@@ -479,12 +479,15 @@ class LandmarksStats(ShardStats):
     n_valid: int = 0
 
 
-def clip_attributes(clip_id: str, result: ClipLandmarks, cfg: LandmarksConfig, landmarker) -> dict:
-    """Attributes of a clip's group: clip_id, n_frames, n_valid, backend, model (path relative to
-    the models folder), detector (``{backend}:{file stem}``), n_points, score (what it measures),
+def clip_attributes(
+    clip_id: str, result: ClipLandmarks, cfg: LandmarksConfig, landmarker, identity: str | None = None
+) -> dict:
+    """Attributes of a clip's group: clip_id, identity (the crop group's, when it has one), n_frames,
+    n_valid, backend, model (path relative to the models folder), detector (``{backend}:{file stem}``), n_points, score (what it measures),
     min_score, fill (:data:`FILL_POLICY`), smoothing (method, window, order)."""
     return {
         "clip_id": clip_id,
+        **({"identity": identity} if identity is not None else {}),
         "n_frames": int(len(result.points)),
         "n_valid": int(result.valid.sum()),
         "backend": cfg.backend,
@@ -564,7 +567,8 @@ def _landmarks_one(root: zarr.Group, clip_id: str, clip: zarr.Group, landmarker,
     path = str(clip.attrs.get("source_path", ""))
     try:
         result = clip_landmarks(read_frames(clip["frames"]), landmarker, cfg)
-        write_clip(root, clip_attributes(clip_id, result, cfg, landmarker), result)
+        identity = clip.attrs.get("identity")
+        write_clip(root, clip_attributes(clip_id, result, cfg, landmarker, identity), result)
     except TooManyInvalidFrames as error:
         return RejectionRow(clip_id, path, "landmarks", "invalid_frames", str(error))
     except MemoryError:
