@@ -62,8 +62,13 @@ def openings(points: np.ndarray) -> np.ndarray:
     return np.stack(result, axis=-1)
 
 
+AVERAGE_FRAMES = 50
+"""Valid frames (evenly spaced) averaged for :func:`nearest_points`."""
+
+
 def nearest_points(points: np.ndarray, ibug68: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Index of the point nearest each iBUG landmark, on the clip's average over valid frames.
+    """Index of the point nearest each iBUG landmark, on the clip's average over (at most
+    :data:`AVERAGE_FRAMES` evenly spaced) valid frames.
 
     Parameters
     ----------
@@ -79,8 +84,10 @@ def nearest_points(points: np.ndarray, ibug68: np.ndarray, valid: np.ndarray) ->
     np.ndarray
         ``(68,)`` int64 indices into the M points.
     """
-    mean_points = np.asarray(points, np.float64)[valid].mean(axis=0)
-    mean_ibug = np.asarray(ibug68, np.float64)[valid].mean(axis=0)
+    frames = np.flatnonzero(valid)
+    frames = frames[np.linspace(0, len(frames) - 1, min(AVERAGE_FRAMES, len(frames))).round().astype(int)]
+    mean_points = np.asarray(points)[frames].mean(axis=0, dtype=np.float64)
+    mean_ibug = np.asarray(ibug68)[frames].mean(axis=0, dtype=np.float64)
     distances = ((mean_ibug[:, None, :] - mean_points[None, :, :]) ** 2).sum(axis=-1)
     return distances.argmin(axis=1)
 
@@ -136,7 +143,7 @@ def expression_error(
     if not fit.valid.any():
         return result, error
     index = nearest_points(points, ibug68, fit.valid)
-    landmarks = np.asarray(points, np.float64)[fit.valid][:, index]
+    landmarks = np.asarray(points)[:, index][fit.valid].astype(np.float64)
     fitted = fitted_ibug(model, fit, model.fit_index[index])[fit.valid]
     result[fit.valid, :, 0] = openings(landmarks)
     result[fit.valid, :, 1] = openings(fitted)
