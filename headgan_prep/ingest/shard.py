@@ -145,6 +145,14 @@ class IngestConfig(StageSettings):
         ffmpeg decoding threads.
     require_audio : bool
         False: clips without audio are kept with ``has_audio=false``; True: rejected as ``no_audio``.
+    padding : str
+        How the part of a crop outside the frame (after shifting it inside, see
+        :mod:`headgan_prep.ingest.track`) is filled: ``replicate`` (edge pixels), ``reflect`` or
+        ``black``.
+    max_padding : float
+        ``out_of_frame`` when a larger fraction of the crop's area lies outside the frame.
+    min_face_size : float
+        ``low_resolution`` when the median face box's longer side is smaller, source pixels.
     detector : DetectorConfig
     """
 
@@ -168,6 +176,9 @@ class IngestConfig(StageSettings):
     decode_max_side: int | None = 640
     decode_threads: int = 1
     require_audio: bool = False
+    padding: str = "replicate"
+    max_padding: float = 0.25
+    min_face_size: float = 64.0
     detector: DetectorConfig = field(default_factory=DetectorConfig)
 
     def __post_init__(self):
@@ -187,6 +198,14 @@ class IngestConfig(StageSettings):
         for name, value in positive.items():
             if not value > 0:
                 raise IngestConfigError(f"ingest.{name} must be > 0, got {value!r}")
+        if self.padding not in tracking.PADDING_MODES:
+            raise IngestConfigError(
+                f"ingest.padding must be one of {tuple(tracking.PADDING_MODES)}, got {self.padding!r}"
+            )
+        if not 0 <= self.max_padding <= 1:
+            raise IngestConfigError(f"ingest.max_padding must be in [0, 1], got {self.max_padding!r}")
+        if not self.min_face_size >= 0:
+            raise IngestConfigError(f"ingest.min_face_size must be ≥ 0, got {self.min_face_size!r}")
         if self.detector.backend not in BACKENDS:
             raise IngestConfigError(f"ingest.detector.backend must be one of {BACKENDS}, got {self.detector.backend!r}")
         if not 0 < self.multiple_faces_fraction <= 1:
@@ -255,6 +274,10 @@ class ClipResult:
     info : VideoInfo
     crop_box : tuple of float
         ``(x0, y0, side)`` in source pixels.
+    padding : tuple of float
+        ``(left, top, right, bottom)`` source pixels of the crop outside the frame.
+    padded_fraction : float
+        Share of the crop's area outside the frame.
     """
 
     frames: np.ndarray
@@ -264,6 +287,8 @@ class ClipResult:
     valid: np.ndarray
     info: VideoInfo
     crop_box: tuple[float, float, float]
+    padding: tuple[float, float, float, float]
+    padded_fraction: float
 
 
 def detect_all(detector: FaceDetector, frames: np.ndarray, max_side: int, batch_frames: int) -> list[Detections]:
@@ -342,6 +367,10 @@ def process_clip(path: Path, detector: FaceDetector, cfg: IngestConfig) -> ClipR
     height, width = frames.shape[1:3]
     box = tracking.crop_box(key_track, cfg.margin, (width, height), cfg.crop_center_shift)
     _reject("track", tracking.check_motion(key_track, box, cfg.max_motion, cfg.max_scale_change))
+    _reject("track", tracking.check_face_size(key_track, info.width / width, cfg.min_face_size))
+    box = tracking.inside_frame(box, (width, height))
+    _reject("track", tracking.check_padding(box, (width, height), cfg.max_padding))
+    margins, padded_fraction = tracking.padding(box, (width, height))
     if cfg.reject_multiple_faces:
         _reject(
             "track",
@@ -353,13 +382,15 @@ def process_clip(path: Path, detector: FaceDetector, cfg: IngestConfig) -> ClipR
 
     to_source = np.array([info.width / width, info.height / height] * 2, np.float32)
     return ClipResult(
-        frames=tracking.crop_frames(frames, box, cfg.crop_size),
+        frames=tracking.crop_frames(frames, box, cfg.crop_size, cfg.padding),
         audio=audio if audio is not None else np.zeros(0, np.float32),
         boxes=track.boxes * to_source,
         scores=track.scores,
         valid=track.valid,
         info=info,
         crop_box=(box.x0 * float(to_source[0]), box.y0 * float(to_source[1]), box.side * float(to_source[0])),
+        padding=tuple(float(m * to_source[i % 2]) for i, m in enumerate(margins)),
+        padded_fraction=padded_fraction,
     )
 
 
@@ -367,7 +398,8 @@ def clip_attributes(clip: ClipSource, result: ClipResult, cfg: IngestConfig, det
     """Attributes of a clip's group (JSON-serialisable).
 
     ``detector`` is the detector's name, ``{backend}:{model file stem}``; ``crop_box`` is
-    ``[x0, y0, side]`` in source pixels; ``source_fps`` the exact source rate as a fraction string
+    ``[x0, y0, side]`` in source pixels, ``padding`` ``[left, top, right, bottom]`` the source
+    pixels of it outside the frame and ``padded_fraction`` their share of its area; ``source_fps`` the exact source rate as a fraction string
     and ``source_fps_float`` the same as a number.
     """
     info = result.info
@@ -384,6 +416,9 @@ def clip_attributes(clip: ClipSource, result: ClipResult, cfg: IngestConfig, det
         "sample_rate": cfg.sample_rate,
         "has_audio": bool(info.has_audio),
         "crop_box": [round(v, 3) for v in result.crop_box],
+        "padding": [round(v, 3) for v in result.padding],
+        "padded_fraction": round(result.padded_fraction, 6),
+        "padding_mode": cfg.padding,
         "detector": detector_name,
     }
 

@@ -18,10 +18,20 @@ Crop box
 --------
 One fixed square per clip (as the official HeadGAN / vid2vid preprocessing): the per-coordinate
 median of the kept boxes, squared to its longer side, scaled by ``margin`` about its centre and
-moved up by ``center_shift`` times the box height (:data:`CENTER_SHIFT`). Detector boxes (BlazeFace, SCRFD) are tight around brows, cheeks and chin; HeadGAN and FSGAN train
-on crops that also show the hair, the whole chin and a little neck, which takes about
-:data:`DEFAULT_MARGIN` times the detector box. The box may reach outside the frame; those pixels
-are black in the crop.
+moved up by ``center_shift`` times the box height (:data:`CENTER_SHIFT`). Detector boxes
+(BlazeFace, SCRFD) are tight around brows, cheeks and chin; HeadGAN and FSGAN train on crops that
+also show the hair, the whole chin and a little neck, which takes about :data:`DEFAULT_MARGIN` times
+the detector box.
+
+Inside the frame. A box reaching past an edge is shifted back inside the frame
+(:func:`inside_frame`) where the frame is large enough; the face box stays inside it, as the
+shift stops at the frame edge the face is within. Only a box larger than the frame (a close-up in
+a 16:9 frame, the crop taller than the frame) still reaches outside, as little as it can; those
+pixels are filled by repeating the frame's edge pixels (``padding: replicate``, the default):
+reflection would mirror the chin or hair into the band, a second face-like structure for the
+landmark regressor and the discriminators, and black bands are an edge no real crop has.
+:func:`padding` measures what remains outside, which ingest records per clip and rejects above a
+fraction (``out_of_frame``).
 """
 
 from __future__ import annotations
@@ -277,6 +287,64 @@ def crop_box(
     return CropBox(int(round(center_x - side / 2)), int(round(center_y - side / 2)), side)
 
 
+def inside_frame(box: CropBox, frame_size: tuple[int, int]) -> CropBox:
+    """``box`` shifted (not resized) to lie inside the frame along each axis the frame's side allows;
+    along an axis where the box is longer than the frame, it is shifted only as far as needed to
+    cover the frame (module docstring).
+
+    Parameters
+    ----------
+    box : CropBox
+    frame_size : (width, height)
+        Frame size in pixels.
+    """
+    x0, y0 = (
+        int(np.clip(start, min(0, length - box.side), max(0, length - box.side)))
+        for start, length in zip((box.x0, box.y0), frame_size)
+    )
+    return CropBox(x0, y0, box.side)
+
+
+def padding(box: CropBox, frame_size: tuple[int, int]) -> tuple[tuple[int, int, int, int], float]:
+    """What of the box lies outside the frame.
+
+    Returns
+    -------
+    margins : (left, top, right, bottom)
+        Pixels of the box beyond each frame edge (0 when inside).
+    fraction : float
+        Share of the box's area outside the frame.
+    """
+    width, height = frame_size
+    left, top = max(0, -box.x0), max(0, -box.y0)
+    right, bottom = max(0, box.x0 + box.side - width), max(0, box.y0 + box.side - height)
+    inside = max(0, box.side - left - right) * max(0, box.side - top - bottom)
+    return (left, top, right, bottom), 1.0 - inside / box.side**2
+
+
+def check_padding(box: CropBox, frame_size: tuple[int, int], max_fraction: float) -> Rejection | None:
+    """``out_of_frame`` when more than ``max_fraction`` of the (shifted) crop lies outside the frame."""
+    _, fraction = padding(box, frame_size)
+    if fraction > max_fraction:
+        return Rejection(
+            "out_of_frame", f"{fraction:.1%} of the crop is outside the frame > max_padding={max_fraction:g}"
+        )
+    return None
+
+
+def check_face_size(track: Track, to_source: float, min_size: float) -> Rejection | None:
+    """``low_resolution`` when the median main-face box's longer side, in source pixels (``to_source``
+    times the track's pixels), is below ``min_size``."""
+    boxes = track.boxes[track.valid].astype(np.float64)
+    if not len(boxes):
+        return None
+    x0, y0, x1, y1 = np.median(boxes, axis=0)
+    size = max(x1 - x0, y1 - y0) * to_source
+    if size < min_size:
+        return Rejection("low_resolution", f"face {size:.0f} source pixels < min_face_size={min_size:g}")
+    return None
+
+
 def check_length(n_frames: int, min_frames: int) -> Rejection | None:
     """``too_short`` when the clip has fewer than ``min_frames`` frames (at the output rate)."""
     if n_frames < min_frames:
@@ -346,7 +414,22 @@ aliases little (every source pixel still weighs in) and costs a sixth: OpenCV's 
 non-integer factor such as 288 → 256 takes 0.6 ms per frame, bilinear 0.1 ms."""
 
 
-def crop_frames(frames: np.ndarray, box: CropBox, size: int = 256) -> np.ndarray:
+PADDING_MODES = ("replicate", "reflect", "black")
+"""How parts of a crop outside the frame are filled (module docstring): the nearest edge pixel,
+the frame mirrored at its edge (without repeating the edge pixel), or black."""
+
+
+def border_index(positions: np.ndarray, length: int, pad: str) -> np.ndarray:
+    """Frame rows (or columns) that fill ``positions``, which may lie outside ``[0, length)``:
+    clipped (``replicate``) or mirrored at the edges (``reflect``)."""
+    if pad == "replicate" or length == 1:
+        return np.clip(positions, 0, length - 1)
+    period = 2 * (length - 1)
+    folded = np.mod(positions, period)
+    return np.where(folded < length, folded, period - folded)
+
+
+def crop_frames(frames: np.ndarray, box: CropBox, size: int = 256, pad: str = "replicate") -> np.ndarray:
     """Cut the same square out of every frame and resize it.
 
     Parameters
@@ -354,9 +437,11 @@ def crop_frames(frames: np.ndarray, box: CropBox, size: int = 256) -> np.ndarray
     frames : np.ndarray
         ``(T, H, W, 3)`` uint8.
     box : CropBox
-        Square in frame pixels; parts outside the frame become black.
+        Square in frame pixels; parts outside the frame are filled as ``pad`` says.
     size : int
         Output side in pixels.
+    pad : str
+        One of :data:`PADDING_MODES`; a box entirely outside the frame gives black crops.
 
     Returns
     -------
@@ -370,11 +455,17 @@ def crop_frames(frames: np.ndarray, box: CropBox, size: int = 256) -> np.ndarray
     right, bottom = min(box.x0 + box.side, width), min(box.y0 + box.side, height)
     if right <= left or bottom <= top:
         return out
-    pad = (top - box.y0, box.y0 + box.side - bottom, left - box.x0, box.x0 + box.side - right)
+    margins = (top - box.y0, box.y0 + box.side - bottom, left - box.x0, box.x0 + box.side - right)
     interpolation = cv2.INTER_AREA if box.side > AREA_SHRINK * size else cv2.INTER_LINEAR
+    if any(margins) and pad != "black":
+        rows = border_index(np.arange(box.y0, box.y0 + box.side), height, pad)
+        columns = border_index(np.arange(box.x0, box.x0 + box.side), width, pad)
     for t in range(n_frames):
-        region = frames[t, top:bottom, left:right]
-        if any(pad):
-            region = cv2.copyMakeBorder(region, *pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        if not any(margins):
+            region = frames[t, top:bottom, left:right]
+        elif pad == "black":
+            region = cv2.copyMakeBorder(frames[t, top:bottom, left:right], *margins, cv2.BORDER_CONSTANT, value=0)
+        else:
+            region = frames[t][rows[:, None], columns]
         cv2.resize(region, (size, size), dst=out[t], interpolation=interpolation)
     return out
