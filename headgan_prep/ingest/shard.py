@@ -399,7 +399,8 @@ def process_clip(path: Path, detector: FaceDetector, cfg: IngestConfig) -> ClipR
     key_track = tracking.select_main_face(dets, cfg.min_iou)
     _reject("track", tracking.check_face_presence(key_track, cfg.min_face_fraction))
     height, width = frames.shape[1:3]
-    box = tracking.crop_box(key_track, cfg.margin, (width, height), cfg.crop_center_shift)
+    box_scale = tracking.FACE_BOX_SCALE[cfg.detector.backend]
+    box = tracking.crop_box(key_track, cfg.margin, (width, height), cfg.crop_center_shift, box_scale)
     _reject("track", tracking.check_motion(key_track, box, cfg.max_motion, cfg.max_scale_change))
     _reject("track", tracking.check_face_size(key_track, info.width / width, cfg.min_face_size))
     box = tracking.inside_frame(box, (width, height))
