@@ -75,9 +75,10 @@ class Track:
     n_faces : np.ndarray
         ``(T,)`` int32 number of detections in each frame.
     second_face_ratio : np.ndarray
-        ``(T,)`` float32 linear size (square root of box area) of the largest other detection
-        relative to the main face's box in that frame (its median box where it is missing); 0 when
-        the frame has no other detection.
+        ``(T,)`` float32 size of the largest other detection relative to the main face's in that
+        frame (its median size where it is missing); 0 when the frame has no other detection.
+        Sizes come from the detections' keypoints (:func:`face_sizes`) when every detection of the
+        clip has them, else from the boxes (square root of the area).
     """
 
     boxes: np.ndarray
@@ -149,6 +150,36 @@ def _seed(boxes: np.ndarray, frame_of: np.ndarray, n_frames: int, min_iou: float
     return int(candidates[np.argmax(areas)])
 
 
+def face_sizes(boxes: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """Linear sizes ``(N,)`` of detected faces, comparable within one detector's output.
+
+    A detector's box of a small, blurred background face can be much larger than the face
+    (BlazeFace boxed one at about 1.6 times its size, so a single-speaker shot looked like two
+    people); the keypoints are not inflated so. With keypoints (BlazeFace's 6: eyes, nose, mouth,
+    ears; SCRFD's 5: eyes, nose, mouth corners) the size is the larger of the eye distance and the
+    distance from the eyes' midpoint to the mouth; when any face has fewer than 4 keypoints or
+    coinciding ones, every size is the square root of the box area instead.
+
+    Parameters
+    ----------
+    boxes : np.ndarray
+        ``(N, 4)`` ``[x0, y0, x1, y1]``.
+    keypoints : np.ndarray
+        ``(N, P, 2)``.
+    """
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    keypoints = np.asarray(keypoints, np.float64)
+    if keypoints.ndim == 3 and keypoints.shape[1] >= 4 and len(keypoints) == len(boxes):
+        eyes = keypoints[:, :2]
+        mouth = keypoints[:, 3:5].mean(axis=1) if keypoints.shape[1] == 5 else keypoints[:, 3]
+        sizes = np.maximum(
+            np.linalg.norm(eyes[:, 0] - eyes[:, 1], axis=-1), np.linalg.norm(eyes.mean(axis=1) - mouth, axis=-1)
+        )
+        if (sizes > 0).all():
+            return sizes
+    return np.sqrt(box_areas(boxes))
+
+
 def select_main_face(dets: list[Detections], min_iou: float = DEFAULT_MIN_IOU) -> Track:
     """Follow the main face through a clip (policy in the module docstring).
 
@@ -197,13 +228,15 @@ def select_main_face(dets: list[Detections], min_iou: float = DEFAULT_MIN_IOU) -
     all_scores = np.concatenate([np.asarray(d.scores, np.float32).reshape(-1) for d in dets])
     scores_out[kept] = all_scores[chosen[kept]]
 
-    reference_area = box_areas(boxes_out)
-    reference_area[~kept] = box_areas(np.median(boxes_out[kept], axis=0))
+    all_keypoints = np.concatenate([np.asarray(d.keypoints, np.float32) for d in dets])
+    sizes = face_sizes(all_boxes, all_keypoints)
+    reference = np.full(n_frames, np.median(sizes[chosen[kept]]))
+    reference[kept] = sizes[chosen[kept]]
     others = np.ones(len(all_boxes), bool)
     others[chosen[kept]] = False
-    other_area = np.zeros(n_frames, np.float32)
-    np.maximum.at(other_area, frame_of[others], box_areas(all_boxes[others]))
-    second_ratio = np.sqrt(other_area / np.maximum(reference_area, 1e-6)).astype(np.float32)
+    other_size = np.zeros(n_frames, np.float64)
+    np.maximum.at(other_size, frame_of[others], sizes[others])
+    second_ratio = (other_size / np.maximum(reference, 1e-6)).astype(np.float32)
     return Track(boxes_out, scores_out, n_faces, second_ratio)
 
 

@@ -191,3 +191,26 @@ def test_interpolate_track_between_keyframes():
     np.testing.assert_allclose(full.boxes[7], [20, 20, 30, 30])
     with pytest.raises(ValueError):
         interpolate_track(key, np.array([1, 3, 6, 7]), 8)
+
+
+def blazeface_keypoints(box, face_scale=1.0):
+    """BlazeFace-like keypoints (eyes, nose, mouth, ears) of a face filling ``face_scale`` of ``box``."""
+    x0, y0, x1, y1 = box
+    cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) * face_scale
+    offsets = np.array([[-0.2, -0.1], [0.2, -0.1], [0.0, 0.05], [0.0, 0.25], [-0.45, 0.0], [0.45, 0.0]])
+    return np.array([cx, cy]) + offsets * side
+
+
+def test_second_face_sized_by_keypoints_not_by_an_inflated_box():
+    blurred = [300, 40, 396, 136]  # a box 96 px wide around a background face only 60 px wide
+    dets = []
+    for _ in range(5):
+        keypoints = np.stack([blazeface_keypoints(MAIN), blazeface_keypoints(blurred, face_scale=60 / 96)])
+        dets.append(Detections(np.asarray([MAIN, blurred], np.float32), np.float32([0.9, 0.6]),
+                               keypoints.astype(np.float32)))
+    track = select_main_face(dets)
+    np.testing.assert_allclose(track.second_face_ratio, 0.6, rtol=1e-5)  # box-based: 0.96
+    assert check_multiple_faces(track, max_second_face_ratio=0.7, min_fraction=0.2) is None
+    # without usable keypoints (here: all at one point) the boxes are compared, as before
+    flat = [Detections(d.boxes, d.scores, np.zeros_like(d.keypoints)) for d in dets]
+    np.testing.assert_allclose(select_main_face(flat).second_face_ratio, 0.96, rtol=1e-5)
