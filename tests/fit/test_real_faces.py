@@ -20,11 +20,11 @@ from tests.real_faces import (
 
 
 @pytest.fixture(scope="module")
-def real(require_sample, models_dir, tmp_path_factory):
+def real(require_sample, require_model, models_dir, tmp_path_factory):
     videos = [require_sample(relative) for relative in FACE_VIDEOS]
-    for relative in ("mediapipe/face_detection_short_range.tflite", "mediapipe/face_landmark.tflite"):
-        if not (models_dir / relative).is_file():
-            pytest.skip(f"model file {models_dir / relative} missing: run `headgan-prep fetch-models`")
+    for relative in ("mediapipe/face_detection_short_range.tflite", "mediapipe/face_landmark.tflite",
+                     "mediapipe/face_mesh_connections.py"):
+        require_model(relative)
     return build(videos, tmp_path_factory.mktemp("real"), models_dir)
 
 
