@@ -94,8 +94,15 @@ class ExpressionSummary:
         if not frames.size:
             return (split, 0, 0, "-", "-", "-", "-")
         median, p90, top = np.percentile(frames, [50, 90, 100])
-        return (split, self.clips, frames.size, f"{median:.3f}", f"{p90:.3f}", f"{top:.3f}",
-                f"{self.worst_clip} ({self.worst_mean:.3f})")
+        return (
+            split,
+            self.clips,
+            frames.size,
+            f"{median:.3f}",
+            f"{p90:.3f}",
+            f"{top:.3f}",
+            f"{self.worst_clip} ({self.worst_mean:.3f})",
+        )
 
 
 @dataclass

@@ -67,11 +67,15 @@ def expression_strip(
         RGB image ``(rows·tile, per_row·2·tile, 3)`` uint8; a black tile with a note when no frame
         has an expression error.
     """
-    by_name = {name: {Path(p).name: Path(p) for p in stores} for name, stores in
-               (("crops", crop_stores), ("landmarks", landmark_stores), ("nmfc", nmfc_stores))}
+    by_name = {
+        name: {Path(p).name: Path(p) for p in stores}
+        for name, stores in (("crops", crop_stores), ("landmarks", landmark_stores), ("nmfc", nmfc_stores))
+    }
     pairs = []
     for error, fit_store, clip_id, t in worst_frames(fit_stores, n_frames):
-        groups = {name: zarr.open_group(str(stores[fit_store.name]), mode="r")[clip_id] for name, stores in by_name.items()}
+        groups = {
+            name: zarr.open_group(str(stores[fit_store.name]), mode="r")[clip_id] for name, stores in by_name.items()
+        }
         pairs.append(
             _pair(
                 groups["crops"]["frames"][t],
