@@ -48,7 +48,10 @@ def content_changes(frames: np.ndarray) -> np.ndarray:
     small = np.ascontiguousarray(frames[:, ::step, ::step])
     hsv = cv2.cvtColor(small.reshape(-1, small.shape[2], 3), cv2.COLOR_RGB2HSV).reshape(small.shape)
     changes = np.zeros(len(frames))
-    changes[1:] = np.abs(np.diff(hsv.astype(np.int16), axis=0)).mean(axis=(1, 2, 3))
+    if len(frames) > 1:
+        rows = hsv.shape[1] * hsv.shape[2]
+        difference = cv2.absdiff(hsv[1:].reshape(-1, hsv.shape[2], 3), hsv[:-1].reshape(-1, hsv.shape[2], 3))
+        changes[1:] = difference.reshape(len(frames) - 1, -1).sum(axis=1, dtype=np.int64) / (3 * rows)
     return changes
 
 
