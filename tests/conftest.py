@@ -2,7 +2,9 @@
 
 Real model files are looked up in ``$HEADGAN_MODELS_DIR`` (default: ``models/`` at the repository
 root, filled by ``headgan-prep fetch-models``). Tests that need one skip when it is missing, unless
-``HEADGAN_REQUIRE_MODELS=1`` (set by CI), where a missing file fails the test.
+``HEADGAN_REQUIRE_MODELS=1`` (set by CI), where a missing file fails the test. The real face
+videos (``headgan-prep fetch-samples``) are looked up likewise in ``$HEADGAN_SAMPLES_DIR`` (default:
+``samples/`` at the repository root), under the same rule.
 """
 
 import os
@@ -26,6 +28,27 @@ def require_model(models_dir):
         path = models_dir / relative
         if not path.is_file():
             message = f"model file {path} missing: run `headgan-prep fetch-models`"
+            if os.environ.get("HEADGAN_REQUIRE_MODELS") == "1":
+                pytest.fail(message)
+            pytest.skip(message)
+        return path
+
+    return _require
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    return Path(os.environ.get("HEADGAN_SAMPLES_DIR", REPO_ROOT / "samples"))
+
+
+@pytest.fixture(scope="session")
+def require_sample(samples_dir):
+    """Return a function mapping a path relative to the samples dir to an existing file."""
+
+    def _require(relative: str) -> Path:
+        path = samples_dir / relative
+        if not path.is_file():
+            message = f"sample file {path} missing: run `headgan-prep fetch-samples`"
             if os.environ.get("HEADGAN_REQUIRE_MODELS") == "1":
                 pytest.fail(message)
             pytest.skip(message)

@@ -45,6 +45,8 @@ def clip_arrays(n_frames: int, seed: int = 0, size: int = SIZE) -> dict[str, dic
             "euler": rng.normal(size=(t, 3)).astype(np.float32),
             "residual": rng.uniform(0, 1, t).astype(np.float32),
             "valid": np.ones(t, bool),
+            "openings": rng.uniform(0, 20, (t, 3, 2)).astype(np.float32),
+            "expression_error": rng.uniform(0, 0.2, t).astype(np.float32),
         },
         "nmfc": {
             "nmfc": rng.integers(0, 256, (t, size, size, 3), dtype=np.uint8),

@@ -189,6 +189,7 @@ def test_demo_end_to_end_and_rerun_only_what_changed(tmp_path, workflow_models):
         assert (results / f"benchmarks/render/{shard}.tsv").is_file()
     assert {p.name for p in (results / "preview/landmarks").iterdir()} == {"test.png", "train.png"}
     assert {p.name for p in (results / "preview/nmfc").iterdir()} == {"test.png", "train.png"}
+    assert {p.name for p in (results / "preview/expression").iterdir()} == {"test.png", "train.png"}
     assert {p.name for p in (results / "preview/dataset").iterdir()} == {"test.png", "train.png"}
     for split in ("train", "test"):
         assert json.loads((results / f"dataset/{split}.json").read_text())["n_clips"] >= 1
@@ -247,6 +248,7 @@ def test_demo_end_to_end_and_rerun_only_what_changed(tmp_path, workflow_models):
         "learn_3dmm",
         "preprocess",
         "preview_dataset",
+        "preview_expression",
         "preview_landmarks",
         "preview_nmfc",
         "render",
@@ -257,14 +259,18 @@ def test_demo_end_to_end_and_rerun_only_what_changed(tmp_path, workflow_models):
     user["landmarks"] = {}
     user["fit"] = {"solver": "bounded"}
     dry = snakemake(tmp_path, "-n", "preprocess", config=user).stdout
-    assert sorted(set(job_rules(dry))) == ["dataset", "fit", "preprocess", "preview_dataset", "preview_nmfc", "render"]
+    assert sorted(set(job_rules(dry))) == [
+        "dataset", "fit", "preprocess", "preview_dataset", "preview_expression", "preview_nmfc", "render"
+    ]
     assert job_rules(dry).count("fit") == len(after)
 
     # 6. a render parameter re-runs the render jobs and their previews only
     user["fit"] = {}
     user["render"] = {"colouring": "vertex"}
     dry = snakemake(tmp_path, "-n", "preprocess", config=user).stdout
-    assert sorted(set(job_rules(dry))) == ["dataset", "preprocess", "preview_dataset", "preview_nmfc", "render"]
+    assert sorted(set(job_rules(dry))) == [
+        "dataset", "preprocess", "preview_dataset", "preview_expression", "preview_nmfc", "render"
+    ]
     assert job_rules(dry).count("render") == len(after)
 
 

@@ -146,10 +146,12 @@ GENERATOR_TERM_WEIGHTS = {
 
 
 def crop_mouths(images: Tensor, boxes: Tensor, size: int = MOUTH_CROP_SIZE) -> Tensor:
-    """``size × size`` crops of the images at the mouth boxes, by slicing (gradients reach ``images``).
+    """``size × size`` crops of the images at the square mouth boxes (gradients reach ``images``).
 
-    Each crop starts at the box's corner ``(x0, y0)`` rounded to the nearest pixel (ties to even),
-    moved inside the image where needed; ``x1, y1`` are not read (the boxes are ``size`` squares).
+    A box's side is ``x1 − x0`` rounded (the landmark stage sizes it from the mouth points, at
+    least ``size``); its corner ``(x0, y0)`` is rounded to the nearest pixel (ties to even) and
+    moved inside the image where needed. When every box's side is ``size`` the crops are slices;
+    otherwise each box is resampled to ``size × size`` bilinearly (``grid_sample``, pixel centres).
 
     Parameters
     ----------
@@ -163,19 +165,27 @@ def crop_mouths(images: Tensor, boxes: Tensor, size: int = MOUTH_CROP_SIZE) -> T
     Returns
     -------
     Tensor
-        ``(B, C, size, size)``: ``images[b, :, y:y + size, x:x + size]`` for each ``b``.
+        ``(B, C, size, size)``; for a box of side ``size``, ``images[b, :, y:y + size, x:x + size]``.
     """
     batch, _, height, width = images.shape
     if size > height or size > width:
         raise ValueError(f"{size} × {size} crops do not fit in {height} × {width} images")
-    corners = boxes[:, :2].detach().to(images.device).round().long()
-    x0 = corners[:, 0].clamp(0, width - size)
-    y0 = corners[:, 1].clamp(0, height - size)
-    offsets = torch.arange(size, device=images.device)
-    rows = (y0[:, None] + offsets)[:, :, None]  # (B, size, 1)
-    columns = (x0[:, None] + offsets)[:, None, :]  # (B, 1, size)
-    samples = torch.arange(batch, device=images.device)[:, None, None]
-    return images.permute(0, 2, 3, 1)[samples, rows, columns].permute(0, 3, 1, 2)
+    boxes = boxes.detach().to(images.device)
+    sides = (boxes[:, 2] - boxes[:, 0]).round().long().clamp(1, min(height, width))
+    corners = boxes[:, :2].round().long()
+    x0 = torch.minimum(corners[:, 0].clamp(min=0), width - sides)
+    y0 = torch.minimum(corners[:, 1].clamp(min=0), height - sides)
+    if bool((sides == size).all()):
+        offsets = torch.arange(size, device=images.device)
+        rows = (y0[:, None] + offsets)[:, :, None]  # (B, size, 1)
+        columns = (x0[:, None] + offsets)[:, None, :]  # (B, 1, size)
+        samples = torch.arange(batch, device=images.device)[:, None, None]
+        return images.permute(0, 2, 3, 1)[samples, rows, columns].permute(0, 3, 1, 2)
+    steps = (torch.arange(size, device=images.device, dtype=images.dtype) + 0.5) / size  # (size,)
+    xs = (x0[:, None] + steps[None] * sides[:, None]) / width * 2 - 1  # (B, size), normalised
+    ys = (y0[:, None] + steps[None] * sides[:, None]) / height * 2 - 1
+    grid = torch.stack(torch.broadcast_tensors(xs[:, None, :], ys[:, :, None]), dim=-1)  # (B, size, size, 2)
+    return F.grid_sample(images, grid.to(images.dtype), mode="bilinear", align_corners=False)
 
 
 def generator_losses(

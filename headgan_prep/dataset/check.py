@@ -9,7 +9,8 @@ For every shard with a store of any stage (:data:`headgan_prep.store.layout.STAG
 * arrays that must not hold NaN hold none (audio features, landmark points, the crop audio);
 * a clip's frame count is the same in every stage that has it.
 
-Each problem is one :class:`Problem`, naming the store, clip and array.
+Each problem is one :class:`Problem`, naming the store, clip and array. The report also summarises
+the fit's expression error per split (:class:`ExpressionSummary`, :mod:`headgan_prep.fit.expression`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from headgan_prep.store.layout import STAGES, ArraySpec, Stage, shards
+from headgan_prep.store.layout import STAGES, ArraySpec, Stage, shard_split, shards
 from headgan_prep.store.layout import stage as stage_named
 
 
@@ -57,6 +58,54 @@ class StageSummary:
 
 
 @dataclass
+class ExpressionSummary:
+    """The fit's per-frame expression error over one split's fit stores.
+
+    Attributes
+    ----------
+    clips : int
+        Clips with at least one measured frame.
+    errors : list of np.ndarray
+        Per clip, the finite per-frame errors.
+    worst_clip : str
+        Clip with the largest mean error.
+    worst_mean : float
+    """
+
+    clips: int = 0
+    errors: list = field(default_factory=list)
+    worst_clip: str = ""
+    worst_mean: float = -1.0
+
+    def add(self, clip_id: str, error: np.ndarray) -> None:
+        """Record one clip's ``(T,)`` errors (NaN on frames without one)."""
+        error = np.asarray(error, np.float64)
+        error = error[np.isfinite(error)]
+        if not error.size:
+            return
+        self.clips += 1
+        self.errors.append(error)
+        if error.mean() > self.worst_mean:
+            self.worst_clip, self.worst_mean = clip_id, float(error.mean())
+
+    def row(self, split: str) -> tuple:
+        """(split, clips, frames, median, p90, max, worst clip (its mean))."""
+        frames = np.concatenate(self.errors) if self.errors else np.zeros(0)
+        if not frames.size:
+            return (split, 0, 0, "-", "-", "-", "-")
+        median, p90, top = np.percentile(frames, [50, 90, 100])
+        return (
+            split,
+            self.clips,
+            frames.size,
+            f"{median:.3f}",
+            f"{p90:.3f}",
+            f"{top:.3f}",
+            f"{self.worst_clip} ({self.worst_mean:.3f})",
+        )
+
+
+@dataclass
 class CheckReport:
     """Outcome of :func:`check_results`.
 
@@ -69,6 +118,7 @@ class CheckReport:
 
     stages: dict[str, StageSummary] = field(default_factory=lambda: {s.name: StageSummary() for s in STAGES})
     problems: list[Problem] = field(default_factory=list)
+    expression: dict[str, ExpressionSummary] = field(default_factory=dict)
 
     def add(self, stage: str, problem: Problem) -> None:
         """Record ``problem`` against ``stage``."""
@@ -79,11 +129,22 @@ class CheckReport:
         """Summary table: stage, shards, clips, frames, problems."""
         rows = [("stage", "shards", "clips", "frames", "problems")]
         rows += [(name, s.shards, s.clips, s.frames, s.problems) for name, s in self.stages.items()]
-        widths = [max(len(str(row[i])) for row in rows) for i in range(5)]
-        return "\n".join(
-            "  ".join(str(v).ljust(w) if i == 0 else str(v).rjust(w) for i, (v, w) in enumerate(zip(row, widths)))
-            for row in rows
-        )
+        return _aligned(rows)
+
+    def expression_table(self) -> str:
+        """Per split: the fit's expression error (fraction of the eye distance) over its frames."""
+        rows = [("split", "clips", "frames", "expression error median", "p90", "max", "worst clip (mean)")]
+        rows += [summary.row(split) for split, summary in sorted(self.expression.items())]
+        return _aligned(rows)
+
+
+def _aligned(rows: list[tuple]) -> str:
+    """Rows as text columns: the first left-aligned, the others right-aligned."""
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(str(v).ljust(w) if i == 0 else str(v).rjust(w) for i, (v, w) in enumerate(zip(row, widths)))
+        for row in rows
+    )
 
 
 def check_array(group: zarr.Group, spec: ArraySpec, dims: dict[str, int]) -> str | None:
@@ -140,6 +201,9 @@ def check_store(stage: Stage, store: Path, report: CheckReport) -> dict[str, int
         if n is not None:
             frames[clip_id] = n
             report.stages[stage.name].frames += n
+            if stage.name == "fit" and "expression_error" in root[clip_id].array_keys():
+                summary = report.expression.setdefault(shard_split(store.name[: -len(".zarr")]), ExpressionSummary())
+                summary.add(clip_id, root[clip_id]["expression_error"][...])
     return frames
 
 

@@ -85,6 +85,10 @@ class FitConfig(StageSettings):
         Clips with a smaller fraction of valid fitted frames are rejected (``invalid_frames``).
     max_residual_px : float
         Clips whose median residual over the valid frames is larger are rejected (``residual``).
+    max_expression_error : float or None
+        Clips whose mean expression error (:mod:`headgan_prep.fit.expression`, a fraction of the
+        eye distance) over the valid frames is larger are rejected (``expression_error``); None:
+        no such rejection.
     """
 
     section: ClassVar[str] = "fit"
@@ -96,6 +100,7 @@ class FitConfig(StageSettings):
     iterations: int = 1
     min_valid_fraction: float = 0.8
     max_residual_px: float = 5.0
+    max_expression_error: float | None = None
 
     def __post_init__(self):
         if self.solver not in SOLVERS:
@@ -106,6 +111,9 @@ class FitConfig(StageSettings):
                 raise FitConfigError(f"fit.{name} must be a positive number, got {value!r}")
         if isinstance(self.iterations, bool) or not isinstance(self.iterations, int) or self.iterations < 1:
             raise FitConfigError(f"fit.iterations must be an integer ≥ 1, got {self.iterations!r}")
+        value = self.max_expression_error
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or not value > 0):
+            raise FitConfigError(f"fit.max_expression_error must be a positive number or null, got {value!r}")
         if not 0 <= self.min_valid_fraction <= 1:
             raise FitConfigError(f"fit.min_valid_fraction must be in [0, 1], got {self.min_valid_fraction!r}")
 

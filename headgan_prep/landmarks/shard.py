@@ -48,8 +48,9 @@ Store layout (Zarr v3, ``schema`` :data:`SCHEMA`)::
         ibug68     (T, 68, 3) float32  the 68 iBUG landmarks, same coordinates
         score      (T,) float32        backend score in [0, 1] (before the fill)
         valid      (T,) bool           score ≥ min_score
-        mouth_box  (T, 4) float32      [x0, y0, x1, y1] of the 64 × 64 square centred on the mean of
-                                       the iBUG mouth points 48–67, moved inside the crop
+        mouth_box  (T, 4) float32      [x0, y0, x1, y1] of the square centred on the mean of the
+                                       iBUG mouth points 48–67, of side mouth_margin × their
+                                       extent (at least 64), moved inside the crop
 
 Every array is one chunk per clip: the fit reads whole clips, and a chunk per frame cost more to
 write (zarr's per-chunk overhead) than the landmark model took to run. The store is written to a
@@ -89,7 +90,9 @@ FILL_POLICY = "nearest_valid"
 MOUTH = slice(48, 68)
 """iBUG mouth points (outer and inner lips)."""
 MOUTH_BOX_SIDE = 64
-"""Side of the mouth box, crop pixels (HeadGAN's mouth discriminator input on 256 × 256 crops)."""
+"""Smallest side of the mouth box, crop pixels: HeadGAN's mouth discriminator input on 256 × 256
+crops, to which training resizes larger boxes (``headgan_model.train.losses.crop_mouths``). A
+smiling real face is up to 71 px wide in the crop, wider than a fixed 64-px box."""
 
 
 class LandmarksConfigError(ValueError):
@@ -136,6 +139,9 @@ class LandmarksConfig(StageSettings):
         see :class:`headgan_prep.landmarks.facemesh.FaceMesh`).
     threads : int
         Interpreter / ONNX Runtime threads of the detector and the landmark model.
+    mouth_margin : float
+        Mouth box side over the larger extent (width or height) of the iBUG mouth points, at least
+        :data:`MOUTH_BOX_SIDE`.
     """
 
     section: ClassVar[str] = "landmarks"
@@ -154,8 +160,11 @@ class LandmarksConfig(StageSettings):
     smoothing_order: int = 2
     batch_frames: int = 32
     threads: int = 1
+    mouth_margin: float = 1.2
 
     def __post_init__(self):
+        if not self.mouth_margin >= 1:
+            raise LandmarksConfigError(f"landmarks.mouth_margin must be ≥ 1, got {self.mouth_margin!r}")
         if self.backend not in BACKENDS:
             raise LandmarksConfigError(f"landmarks.backend must be one of {BACKENDS}, got {self.backend!r}")
         if self.roi not in ROI_MODES:
@@ -420,12 +429,16 @@ def fill_nearest(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return values[nearest]
 
 
-def mouth_boxes(ibug68: np.ndarray, crop_size: int) -> np.ndarray:
-    """``(T, 4)`` float32 :data:`MOUTH_BOX_SIDE` squares ``[x0, y0, x1, y1]`` centred on the mean of
-    the iBUG mouth points of ``(T, 68, ≥2)`` landmarks, moved inside the ``crop_size`` crop."""
-    centre = ibug68[:, MOUTH, :2].astype(np.float64).mean(axis=1)
-    corner = np.clip(centre - MOUTH_BOX_SIDE / 2, 0, crop_size - MOUTH_BOX_SIDE)
-    return np.concatenate([corner, corner + MOUTH_BOX_SIDE], axis=1).astype(np.float32)
+def mouth_boxes(ibug68: np.ndarray, crop_size: int, margin: float = 1.2) -> np.ndarray:
+    """``(T, 4)`` float32 squares ``[x0, y0, x1, y1]`` centred on the mean of the iBUG mouth points
+    of ``(T, 68, ≥2)`` landmarks, of side ``margin`` times the points' larger extent rounded to whole
+    pixels, at least :data:`MOUTH_BOX_SIDE` and at most the crop, moved inside the ``crop_size`` crop."""
+    mouth = ibug68[:, MOUTH, :2].astype(np.float64)
+    centre = mouth.mean(axis=1)
+    extent = (mouth.max(axis=1) - mouth.min(axis=1)).max(axis=1)
+    side = np.clip(np.round(margin * extent), MOUTH_BOX_SIDE, crop_size)[:, None]
+    corner = np.clip(centre - side / 2, 0, crop_size - side)
+    return np.concatenate([corner, corner + side], axis=1).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -463,7 +476,7 @@ def clip_landmarks(frames: np.ndarray, landmarker, cfg: LandmarksConfig) -> Clip
         points = smooth_valid(points, valid, cfg.smoothing_window, order)
     points = fill_nearest(points, valid)
     ibug68 = np.ascontiguousarray(points[:, landmarker.ibug68])
-    return ClipLandmarks(points, ibug68, score, valid, mouth_boxes(ibug68, frames.shape[1]))
+    return ClipLandmarks(points, ibug68, score, valid, mouth_boxes(ibug68, frames.shape[1], cfg.mouth_margin))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -479,12 +492,15 @@ class LandmarksStats(ShardStats):
     n_valid: int = 0
 
 
-def clip_attributes(clip_id: str, result: ClipLandmarks, cfg: LandmarksConfig, landmarker) -> dict:
-    """Attributes of a clip's group: clip_id, n_frames, n_valid, backend, model (path relative to
-    the models folder), detector (``{backend}:{file stem}``), n_points, score (what it measures),
+def clip_attributes(
+    clip_id: str, result: ClipLandmarks, cfg: LandmarksConfig, landmarker, identity: str | None = None
+) -> dict:
+    """Attributes of a clip's group: clip_id, identity (the crop group's, when it has one), n_frames,
+    n_valid, backend, model (path relative to the models folder), detector (``{backend}:{file stem}``), n_points, score (what it measures),
     min_score, fill (:data:`FILL_POLICY`), smoothing (method, window, order)."""
     return {
         "clip_id": clip_id,
+        **({"identity": identity} if identity is not None else {}),
         "n_frames": int(len(result.points)),
         "n_valid": int(result.valid.sum()),
         "backend": cfg.backend,
@@ -564,7 +580,8 @@ def _landmarks_one(root: zarr.Group, clip_id: str, clip: zarr.Group, landmarker,
     path = str(clip.attrs.get("source_path", ""))
     try:
         result = clip_landmarks(read_frames(clip["frames"]), landmarker, cfg)
-        write_clip(root, clip_attributes(clip_id, result, cfg, landmarker), result)
+        identity = clip.attrs.get("identity")
+        write_clip(root, clip_attributes(clip_id, result, cfg, landmarker, identity), result)
     except TooManyInvalidFrames as error:
         return RejectionRow(clip_id, path, "landmarks", "invalid_frames", str(error))
     except MemoryError:

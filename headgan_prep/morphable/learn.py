@@ -12,13 +12,24 @@ linear model of the same form (:mod:`headgan_prep.morphable.model`) is learned h
    ``procrustes_iterations`` rounds, no reflections), removing head pose, position and size.
    Length unit: the aligned shapes are scaled to the mean RMS radius of the input frames, so the
    model is in crop pixels of an average-sized face.
-3. **Mean and identity.** Each clip's mean aligned shape stands for its identity; the model mean
-   is the mean of these clip means, and the identity basis the principal components of the clip
-   means (``n_id``, at most the number of clips − 1 and the numerical rank).
-4. **Expression.** The deviations of each frame from its clip's mean, with their identity-subspace
-   part projected out, give the expression basis as their principal components (``n_exp``, 28 by
-   default as in HeadGAN's expression model; at most the numerical rank). Both bases are therefore
-   orthonormal and ``U_idᵀ U_exp = 0``.
+3. **Expression first.** The deviations of every frame from its own clip's mean shape are what
+   changes while one person is filmed: mouth opening, lip shapes, blinks, brows (and what pose
+   the alignment leaves). Their principal components are the expression basis (``n_exp``, 28 by
+   default as in HeadGAN's expression model; at most the numerical rank).
+4. **Identity apart from expression.** Each clip mean, with its part in the expression subspace
+   (about the mean of all clip means) removed, is an expression-compensated shape; the clips of
+   one identity (the landmark group's ``identity`` attribute, from the manifest; the clip id when
+   it has none) are averaged into one shape per identity, the model mean is the mean of these,
+   and the identity basis the principal components of their deviations from it (``n_id``, at most
+   the number of identities − 1 and the numerical rank). The identity basis therefore lies in the
+   orthogonal complement of the expression basis: both are orthonormal and ``U_idᵀ U_exp = 0``.
+   Why this order: learning identity first from clip means (as before) made every difference of
+   the clips' *average* expressions (a smiling clip beside a neutral one, a talking clip) an
+   identity direction and projected it out of the expression basis; the fit's per-clip identity
+   (the mean over its frames) then froze those deformations for the whole clip, and the NMFC lost
+   up to half of the mouth opening on real faces. Identity differences that lie in the expression
+   subspace (a wider mouth) are carried by the expression parameters instead, which follow the
+   landmarks frame by frame.
 5. **Triangles.** For the 468 FaceMesh points: MediaPipe's tessellation of its canonical face mesh
    (852 triangles, read from ``mediapipe/face_mesh_connections.py`` of the mediapipe wheel, see
    :func:`facemesh_triangles`); for other point sets (insightface's 1103 points): the Delaunay
@@ -26,17 +37,19 @@ linear model of the same form (:mod:`headgan_prep.morphable.model`) is learned h
    seen from the front. ``fit_index`` is ``arange(M)``: the model's vertices are the regressor's
    points.
 
-Limits. A clip mean mixes identity with the clip's average expression and any pose the alignment
-leaves (the regressor's depth is less reliable than x and y); clips of one person count as separate
-identities. The bases are as good as the data's variety: the bundled demo has a handful of
-identities and almost no expression, so its learned bases mostly capture landmark noise and
-head-pose residue. A useful model needs thousands of clips of many people talking (e.g. VoxCeleb's
-training split); LSFM (:mod:`headgan_prep.morphable.convert`) is HeadGAN's choice.
+Limits. The expression basis also holds the pose residue the similarity alignment leaves (the
+regressor's depth is less reliable than x and y). The bases are as good as the data's variety: with
+fewer clips than ``min_clips`` or fewer identities than ``n_id`` + 1, a warning with the counts goes
+to the log and into the model file (``warnings``). A useful model needs thousands of clips of many
+people talking (e.g. VoxCeleb's training split); LSFM (:mod:`headgan_prep.morphable.convert`) is
+HeadGAN's choice.
 """
 
 from __future__ import annotations
 
 import ast
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -61,6 +74,8 @@ MODEL_AXES = np.array([1.0, -1.0, -1.0])
 RANK_TOLERANCE = 1e-9
 """Principal components with variance below this fraction of the largest are numerically zero."""
 SOURCES = ("learned", "file")
+
+log = logging.getLogger(__name__)
 
 
 class MorphableModelConfigError(ValueError):
@@ -91,6 +106,8 @@ class MorphableModelConfig(StageSettings):
     frames_per_clip : int
         Valid frames used per clip, evenly spaced; bounds memory at about clips × frames_per_clip ×
         M × 24 bytes.
+    min_clips : int
+        Fewer clips give a warning (log and model file), as do fewer identities than ``n_id`` + 1.
     """
 
     section: ClassVar[str] = "morphable_model"
@@ -102,19 +119,22 @@ class MorphableModelConfig(StageSettings):
     n_exp: int = 28
     procrustes_iterations: int = 5
     frames_per_clip: int = 50
+    min_clips: int = 100
 
     def __post_init__(self):
         if self.source not in SOURCES:
             raise MorphableModelConfigError(f"morphable_model.source must be one of {SOURCES}, got {self.source!r}")
         if self.source == "file" and not self.file:
             raise MorphableModelConfigError("morphable_model.file must name a model file when source is 'file'")
-        for name in ("n_id", "n_exp", "procrustes_iterations", "frames_per_clip"):
+        for name in ("n_id", "n_exp", "procrustes_iterations", "frames_per_clip", "min_clips"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise MorphableModelConfigError(f"morphable_model.{name} must be an integer ≥ 1, got {value!r}")
 
 
-def read_clip_shapes(stores: list[Path], frames_per_clip: int) -> tuple[list[np.ndarray], list[str]]:
+def read_clip_shapes(
+    stores: list[Path], frames_per_clip: int
+) -> tuple[list[np.ndarray], list[str], list[str]]:
     """Valid frames of every clip of the landmark stores, in model axes.
 
     Parameters
@@ -131,8 +151,10 @@ def read_clip_shapes(stores: list[Path], frames_per_clip: int) -> tuple[list[np.
         model's (:data:`MODEL_AXES`), crop pixels.
     clip_ids : list of str
         Their clip ids, stores in the given order and clips sorted within a store.
+    identities : list of str
+        Their groups' ``identity`` attribute (the clip id where there is none).
     """
-    shapes, clip_ids = [], []
+    shapes, clip_ids, identities = [], [], []
     for store in stores:
         root = zarr.open_group(str(store), mode="r")
         if root.attrs.get("schema") != LANDMARKS_SCHEMA:
@@ -150,11 +172,16 @@ def read_clip_shapes(stores: list[Path], frames_per_clip: int) -> tuple[list[np.
                 )
             shapes.append(points * MODEL_AXES)
             clip_ids.append(clip_id)
-    return shapes, clip_ids
+            identities.append(str(root[clip_id].attrs.get("identity", clip_id)))
+    return shapes, clip_ids, identities
 
 
 def learn_morphable_model(
-    clip_shapes: list[np.ndarray], cfg: MorphableModelConfig, triangles_file: Path | None = None, source: str = ""
+    clip_shapes: list[np.ndarray],
+    cfg: MorphableModelConfig,
+    triangles_file: Path | None = None,
+    source: str = "",
+    identities: Sequence[str] | None = None,
 ) -> MorphableModel:
     """Learn the model from per-clip shapes (steps 2–5 of the module docstring).
 
@@ -169,29 +196,37 @@ def learn_morphable_model(
         M is 468; other M use a Delaunay triangulation.
     source : str
         Free text stored as the model's ``source``.
+    identities : sequence of str or None
+        Identity of each clip; None: every clip its own.
 
     Returns
     -------
     MorphableModel
-        ``name`` ``"learned"``; ``n_id``, ``n_exp`` possibly below the configured numbers.
+        ``name`` ``"learned"``; ``n_id``, ``n_exp`` possibly below the configured numbers;
+        ``warnings`` when the data is short of clips or identities (:func:`data_warnings`).
     """
     if len(clip_shapes) < 2:
         raise LearnError(f"learning a morphable model needs at least 2 clips with valid frames, got {len(clip_shapes)}")
+    identities = list(range(len(clip_shapes))) if identities is None else list(identities)
+    if len(identities) != len(clip_shapes):
+        raise LearnError(f"{len(identities)} identities given for {len(clip_shapes)} clips")
     lengths = [len(shapes) for shapes in clip_shapes]
     stacked = np.concatenate(clip_shapes)
     aligned, _ = generalized_procrustes(stacked, cfg.procrustes_iterations)
     aligned *= rms_radius(stacked).mean()
     n_vertices = stacked.shape[1]
     aligned = aligned.reshape(len(stacked), 3 * n_vertices)
-    clips = np.split(aligned, np.cumsum(lengths)[:-1])
-    clip_means = np.stack([frames.mean(axis=0) for frames in clips])
-    mean = clip_means.mean(axis=0)
-    id_basis = principal_components(clip_means - mean, min(cfg.n_id, len(clips) - 1))
-    deviations = np.concatenate([frames - frames.mean(axis=0) for frames in clips])
-    deviations -= (deviations @ id_basis) @ id_basis.T
-    exp_basis = principal_components(deviations, cfg.n_exp)
+    clip_index = np.repeat(np.arange(len(lengths)), lengths)
+    clip_means = np.stack([aligned[clip_index == i].mean(axis=0) for i in range(len(lengths))])
+    exp_basis = principal_components(aligned - clip_means[clip_index], cfg.n_exp)
     if exp_basis.shape[1] == 0:
         raise LearnError("the clips' frames do not vary: no expression component can be learned")
+    centre = clip_means.mean(axis=0)
+    compensated = clip_means - ((clip_means - centre) @ exp_basis) @ exp_basis.T
+    names, identity_of_clip = np.unique(np.asarray(identities, str), return_inverse=True)
+    identity_means = np.stack([compensated[identity_of_clip == i].mean(axis=0) for i in range(len(names))])
+    mean = identity_means.mean(axis=0)
+    id_basis = principal_components(identity_means - mean, min(cfg.n_id, len(names) - 1))
     mean = mean.reshape(n_vertices, 3)
     if n_vertices == FACEMESH_POINTS:
         if triangles_file is None:
@@ -199,6 +234,9 @@ def learn_morphable_model(
         triangles = facemesh_triangles(triangles_file)
     else:
         triangles = delaunay_triangles(mean)
+    warnings = data_warnings(len(clip_shapes), len(names), len(stacked), cfg)
+    for warning in warnings:
+        log.warning(warning)
     return MorphableModel(
         mean=mean,
         id_basis=id_basis,
@@ -207,7 +245,31 @@ def learn_morphable_model(
         fit_index=np.arange(n_vertices),
         name="learned",
         source=source,
+        warnings=tuple(warnings),
     )
+
+
+def data_warnings(n_clips: int, n_identities: int, n_frames: int, cfg: MorphableModelConfig) -> list[str]:
+    """Warnings about data too small for the configured model (module docstring, Limits).
+
+    Returns
+    -------
+    list of str
+        One sentence each, with the counts: fewer than ``cfg.min_clips`` clips; fewer identities
+        than ``cfg.n_id`` + 1 (the identity basis is cut to identities − 1 components).
+    """
+    counts = f"{n_clips} clips of {n_identities} identities ({n_frames} frames)"
+    warnings = []
+    if n_clips < cfg.min_clips:
+        warnings.append(
+            f"learned 3DMM from only {counts}, fewer than min_clips={cfg.min_clips}: its bases hold "
+            "little of real faces' variety"
+        )
+    if n_identities < cfg.n_id + 1:
+        warnings.append(
+            f"learned 3DMM from only {counts}: {max(n_identities - 1, 0)} identity components of n_id={cfg.n_id}"
+        )
+    return warnings
 
 
 def principal_components(rows: np.ndarray, n_max: int) -> np.ndarray:
@@ -228,11 +290,17 @@ def principal_components(rows: np.ndarray, n_max: int) -> np.ndarray:
         result does not depend on the eigensolver's sign choices.
     """
     rows = np.asarray(rows, np.float64)
-    variances, vectors = np.linalg.eigh(rows.T @ rows)
+    # The eigenvectors of the smaller Gram matrix: D × D (RᵀR) for many rows, K × K (RRᵀ, mapped
+    # back by Rᵀ) for few; the same directions, at a fraction of the cost when K ≪ D.
+    few = len(rows) < rows.shape[1]
+    variances, vectors = np.linalg.eigh(rows @ rows.T if few else rows.T @ rows)
     order = np.argsort(variances)[::-1]
     variances, vectors = variances[order], vectors[:, order]
     rank = int((variances > RANK_TOLERANCE * variances[0]).sum()) if variances[0] > 0 else 0
     vectors = vectors[:, : min(n_max, rank)]
+    if few:
+        vectors = rows.T @ vectors
+        vectors /= np.linalg.norm(vectors, axis=0)
     largest = vectors[np.abs(vectors).argmax(axis=0), np.arange(vectors.shape[1])]
     return vectors * np.where(largest < 0, -1.0, 1.0)
 
@@ -336,7 +404,7 @@ def learn_from_stores(stores: list[Path], cfg: MorphableModelConfig, models_dir:
     -------
     MorphableModel
     """
-    clip_shapes, clip_ids = read_clip_shapes(stores, cfg.frames_per_clip)
+    clip_shapes, clip_ids, identities = read_clip_shapes(stores, cfg.frames_per_clip)
     triangles_file = None
     if clip_shapes and clip_shapes[0].shape[1] == FACEMESH_POINTS:
         if models_dir is None:
@@ -344,8 +412,10 @@ def learn_from_stores(stores: list[Path], cfg: MorphableModelConfig, models_dir:
         triangles_file = resolve_model(models_dir, FACEMESH_TESSELLATION_FILE)
     n_frames = sum(len(shapes) for shapes in clip_shapes)
     source = (
-        f"learned from {len(clip_ids)} clips ({n_frames} frames) of {len(stores)} landmark stores; "
-        f"n_id {cfg.n_id}, n_exp {cfg.n_exp}, procrustes_iterations {cfg.procrustes_iterations}, "
-        f"frames_per_clip {cfg.frames_per_clip}; unit: crop pixels"
+        f"learned from {len(clip_ids)} clips of {len(set(identities))} identities ({n_frames} frames) of "
+        f"{len(stores)} landmark stores; expression from within-clip deviations, identity from "
+        f"expression-compensated identity means; n_id {cfg.n_id}, n_exp {cfg.n_exp}, "
+        f"procrustes_iterations {cfg.procrustes_iterations}, frames_per_clip {cfg.frames_per_clip}; "
+        "unit: crop pixels"
     )
-    return learn_morphable_model(clip_shapes, cfg, triangles_file, source)
+    return learn_morphable_model(clip_shapes, cfg, triangles_file, source, identities)

@@ -16,7 +16,9 @@ A shape is ``mean + U_id · p_id + U_exp · p_exp`` (HeadGAN, Eq. 1) with
 
 Parameters are in units of the basis columns: with orthonormal columns, a parameter is the length
 of its component in the model's unit. The HDF5 file holds the five arrays as datasets of those
-names and the attributes ``name`` and ``source`` (free text: where the model comes from).
+names and the attributes ``name``, ``source`` (free text: where the model comes from) and, when
+there are any, ``warnings`` (what limits the model, e.g. a learned model's too few clips; one line
+each).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class MorphableModel:
     fit_index: np.ndarray
     name: str = ""
     source: str = ""
+    warnings: tuple[str, ...] = ()
 
     def __post_init__(self):
         arrays = {
@@ -137,6 +140,8 @@ class MorphableModel:
                 f.create_dataset(key, data=getattr(self, key))
             f.attrs["name"] = self.name
             f.attrs["source"] = self.source
+            if self.warnings:
+                f.attrs["warnings"] = "\n".join(self.warnings)
         os.replace(tmp, path)
 
     @classmethod
@@ -155,10 +160,11 @@ class MorphableModel:
                     raise MorphableModelError(f"{path}: not a morphable model file, missing {', '.join(missing)}")
                 arrays = {k: f[k][...] for k in ("mean", "id_basis", "exp_basis", "triangles", "fit_index")}
                 name, source = str(f.attrs.get("name", "")), str(f.attrs.get("source", ""))
+                warnings = tuple(str(f.attrs.get("warnings", "")).splitlines())
         except OSError as error:
             raise MorphableModelError(f"{path}: not an HDF5 file ({error})") from None
         try:
-            return cls(**arrays, name=name, source=source)
+            return cls(**arrays, name=name, source=source, warnings=warnings)
         except MorphableModelError as error:
             raise MorphableModelError(f"{path}: {error}") from None
 

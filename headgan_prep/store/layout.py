@@ -111,6 +111,8 @@ STAGES = (
             ArraySpec("euler", ("T", 3), "float32"),
             ArraySpec("residual", ("T",), "float32"),
             ArraySpec("valid", ("T",), "bool"),
+            ArraySpec("openings", ("T", 3, 2), "float32"),
+            ArraySpec("expression_error", ("T",), "float32"),
         ),
     ),
     Stage(

@@ -25,10 +25,23 @@ def results(tmp_path):
 def test_sound_stores_pass_with_a_summary_table(results, capsys):
     assert main(["check", "--results", str(results)]) == 0
     out = capsys.readouterr()
-    rows = [line.split() for line in out.out.splitlines()]
+    stages, expression = out.out.split("\n\n")
+    rows = [line.split() for line in stages.splitlines()]
     assert rows[0] == ["stage", "shards", "clips", "frames", "problems"]
     assert rows[1:] == [[stage, "2", "3", "15", "0"] for stage in ("crops", "landmarks", "fit", "nmfc", "audio")]
+    assert [line.split()[:3] for line in expression.splitlines()[1:]] == [["test", "1", "5"], ["train", "2", "10"]]
     assert out.err == ""
+
+
+def test_expression_error_summary_per_split(results, capsys):
+    replace_array(results, "fit", "train-0000", "id1+a+1", "expression_error", np.float32([0.1, 0.2, np.nan, 0.3]))
+    replace_array(results, "fit", "train-0000", "id2+b+1", "expression_error", np.full(6, 0.05, np.float32))
+    report = check_results(results)
+    assert report.expression["train"].row("train") == (
+        "train", 2, 9, "0.050", f"{np.percentile([0.05] * 6 + [0.1, 0.2, 0.3], 90):.3f}", "0.300", "id1+a+1 (0.200)"
+    )
+    assert main(["check", "--results", str(results)]) == 0
+    assert "expression error median" in capsys.readouterr().out
 
 
 def test_layout_matches_the_stages_constants():

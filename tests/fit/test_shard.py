@@ -13,11 +13,13 @@ MODEL = synthetic_model(n_vertices=120, n_id=10, n_exp=5)
 
 
 def write_landmarks(path, clips: dict, backend="mediapipe"):
-    """A landmark store with the given ``{clip_id: (points, valid)}``."""
+    """A landmark store with the given ``{clip_id: (points, valid)}``; the iBUG points are the first
+    68 points (the last 68 for insightface, as its regressor gives them)."""
     root = zarr.open_group(str(path), mode="w", zarr_format=3)
     for clip_id, (points, valid) in clips.items():
         group = root.create_group(clip_id, attributes={"clip_id": clip_id, "backend": backend})
         group.create_array("points", data=points)
+        group.create_array("ibug68", data=points[:, -N_IBUG:] if backend == "insightface" else points[:, :N_IBUG])
         group.create_array("valid", data=valid)
     return path
 
@@ -71,14 +73,30 @@ def test_fit_store_layout_rejections_and_identical_rerun(tmp_path, inputs):
         "euler": ((30, 3), np.float32),
         "residual": ((30,), np.float32),
         "valid": ((30,), np.bool_),
+        "openings": ((30, 3, 2), np.float32),
+        "expression_error": ((30,), np.float32),
     }
     assert clip.attrs["n_valid"] == 30 and 0 < clip.attrs["median_residual_px"] < 1
+    assert 0 < clip.attrs["expression_error"] < 0.05  # 0.2 px noise
     np.testing.assert_allclose(clip["euler"][...], good.euler, atol=0.5)
 
     files = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
     fit_shard(store, model, out, rejected, FitConfig())
     assert {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == files
     assert [p.name for p in out.parent.iterdir()] == ["train-0001.zarr"]
+
+
+def test_expression_error_rejection_is_off_by_default_and_configurable(tmp_path, inputs):
+    store, model, _ = inputs
+    out = tmp_path / "fit/train-0001.zarr"
+    fit_shard(store, model, out, tmp_path / "r.tsv", FitConfig(max_residual_px=100))
+    error = zarr.open_group(str(out), mode="r")["b+noisy"].attrs["expression_error"]
+    stats = fit_shard(store, model, out, tmp_path / "r.tsv", FitConfig(max_residual_px=100, max_expression_error=error / 2))
+    assert stats.rejected_by_reason == {"invalid_frames": 1, "expression_error": 1}  # the 0.2 px clip is kept
+    row = next(r for r in read_rejections(tmp_path / "r.tsv") if r.clip_id == "b+noisy")
+    assert row.detail == f"mean expression error {error:.3g} > max_expression_error={error / 2:g}"
+    with pytest.raises(ValueError, match="max_expression_error must be a positive number or null"):
+        FitConfig(max_expression_error=0)
 
 
 def test_insightface_store_fits_the_dense_points_and_other_counts_are_refused(tmp_path, inputs):

@@ -6,12 +6,16 @@ from headgan_prep.ingest.track import (
     CropBox,
     Track,
     check_face_presence,
+    check_face_size,
     check_length,
+    check_padding,
     check_motion,
     check_multiple_faces,
     crop_box,
     crop_frames,
+    inside_frame,
     interpolate_track,
+    padding,
     pairwise_iou,
     select_main_face,
 )
@@ -134,10 +138,36 @@ def test_crop_frames_inside_and_padding():
     frames[:, 10:20, 20:30] = 200
     inside = crop_frames(frames, CropBox(20, 10, 10), size=10)
     assert inside.shape == (2, 10, 10, 3) and (inside == 200).all()
-    # a box hanging 10 px over the left and top edges: that quarter is black
-    padded = crop_frames(np.full((1, 40, 60, 3), 255, np.uint8), CropBox(-10, -10, 20), size=20)
+    # a box hanging 10 px over the left and top edges: black with pad="black"
+    padded = crop_frames(np.full((1, 40, 60, 3), 255, np.uint8), CropBox(-10, -10, 20), size=20, pad="black")
     assert (padded[0, :10, :] == 0).all() and (padded[0, :, :10] == 0).all()
     assert (padded[0, 10:, 10:] == 255).all()
+    # edge replication (the default) repeats the frame's first row and column
+    ramp = np.broadcast_to(np.arange(60, dtype=np.uint8)[None, None, :, None] * 4, (1, 40, 60, 3)).copy()
+    replicated = crop_frames(ramp, CropBox(-10, -10, 20), size=20)
+    assert (replicated[0, :, :10] == 0).all() and (replicated[0, 0, 10:] == ramp[0, 0, :10]).all()
+    reflected = crop_frames(ramp, CropBox(-10, -10, 20), size=20, pad="reflect")
+    np.testing.assert_array_equal(reflected[0, 0, :10], ramp[0, 0, 10:0:-1])
+
+
+def test_crops_are_shifted_inside_the_frame_where_they_fit():
+    assert inside_frame(CropBox(-10, 30, 40), (100, 60)) == CropBox(0, 20, 40)
+    assert inside_frame(CropBox(70, -5, 40), (100, 60)) == CropBox(60, 0, 40)
+    assert inside_frame(CropBox(10, 10, 40), (100, 60)) == CropBox(10, 10, 40)  # inside already
+    # taller than the frame: only as far as needed to cover it, the rest stays outside
+    assert inside_frame(CropBox(10, -30, 80), (100, 60)) == CropBox(10, -20, 80)
+    assert inside_frame(CropBox(10, -5, 80), (100, 60)) == CropBox(10, -5, 80)
+    margins, fraction = padding(CropBox(10, -5, 80), (100, 60))
+    assert margins == (0, 5, 0, 15) and fraction == pytest.approx(20 / 80)
+    assert check_padding(CropBox(10, -5, 80), (100, 60), 0.25) is None
+    assert check_padding(CropBox(10, -5, 80), (100, 60), 0.2).reason == "out_of_frame"
+    assert padding(CropBox(0, 0, 40), (100, 60)) == ((0, 0, 0, 0), 0.0)
+
+
+def test_small_faces_are_low_resolution():
+    track = make_track([[0, 0, 30, 40]] * 3)
+    assert check_face_size(track, 2.0, 80) is None  # 40 px tall, 80 source pixels
+    assert check_face_size(track, 2.0, 81).reason == "low_resolution"
 
 
 def test_crop_frames_shrinks_with_area_averaging():
@@ -161,3 +191,26 @@ def test_interpolate_track_between_keyframes():
     np.testing.assert_allclose(full.boxes[7], [20, 20, 30, 30])
     with pytest.raises(ValueError):
         interpolate_track(key, np.array([1, 3, 6, 7]), 8)
+
+
+def blazeface_keypoints(box, face_scale=1.0):
+    """BlazeFace-like keypoints (eyes, nose, mouth, ears) of a face filling ``face_scale`` of ``box``."""
+    x0, y0, x1, y1 = box
+    cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) * face_scale
+    offsets = np.array([[-0.2, -0.1], [0.2, -0.1], [0.0, 0.05], [0.0, 0.25], [-0.45, 0.0], [0.45, 0.0]])
+    return np.array([cx, cy]) + offsets * side
+
+
+def test_second_face_sized_by_keypoints_not_by_an_inflated_box():
+    blurred = [300, 40, 396, 136]  # a box 96 px wide around a background face only 60 px wide
+    dets = []
+    for _ in range(5):
+        keypoints = np.stack([blazeface_keypoints(MAIN), blazeface_keypoints(blurred, face_scale=60 / 96)])
+        dets.append(Detections(np.asarray([MAIN, blurred], np.float32), np.float32([0.9, 0.6]),
+                               keypoints.astype(np.float32)))
+    track = select_main_face(dets)
+    np.testing.assert_allclose(track.second_face_ratio, 0.6, rtol=1e-5)  # box-based: 0.96
+    assert check_multiple_faces(track, max_second_face_ratio=0.7, min_fraction=0.2) is None
+    # without usable keypoints (here: all at one point) the boxes are compared, as before
+    flat = [Detections(d.boxes, d.scores, np.zeros_like(d.keypoints)) for d in dets]
+    np.testing.assert_allclose(select_main_face(flat).second_face_ratio, 0.96, rtol=1e-5)

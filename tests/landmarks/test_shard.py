@@ -473,7 +473,8 @@ def test_store_schema(shard_run):
         }
         np.testing.assert_array_equal(clip["ibug68"][:], clip["points"][:][:, IBUG68])
         box, mouth = clip["mouth_box"][:], clip["ibug68"][:][:, 48:68, :2]
-        np.testing.assert_allclose(box[:, 2:] - box[:, :2], 64, rtol=1e-6)
+        side = np.maximum(np.round(1.2 * np.ptp(mouth, axis=1).max(axis=1)), 64)
+        np.testing.assert_allclose(box[:, 2:] - box[:, :2], np.c_[side, side], rtol=1e-6)
         np.testing.assert_allclose((box[:, :2] + box[:, 2:]) / 2, mouth.mean(axis=1), atol=1e-3)
         assert dict(clip.attrs) == {
             "clip_id": name,
@@ -509,3 +510,18 @@ def test_same_input_same_bytes_and_smoothing_changes_only_points(shard_crops, sh
 
 def tree_bytes(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_mouth_boxes_are_sized_from_the_mouth_points():
+    from headgan_prep.landmarks.shard import mouth_boxes
+
+    ibug = np.zeros((3, 68, 3), np.float32)
+    for t, width in enumerate((20.0, 71.0, 300.0)):
+        ibug[t, 48:68, 0] = np.linspace(128 - width / 2, 128 + width / 2, 20)
+        ibug[t, 48:68, 1] = 200 + np.linspace(-5, 5, 20)
+    boxes = mouth_boxes(ibug, 256, margin=1.2)
+    sides = boxes[:, 2] - boxes[:, 0]
+    np.testing.assert_array_equal(sides, [64, 85, 256])  # at least 64; 1.2 × 71 = 85.2; at most the crop
+    np.testing.assert_array_equal(boxes[:, 3] - boxes[:, 1], sides)
+    assert boxes[1, 3] == 242.5 and boxes[1, 1] == 157.5  # centred on the points' mean (x 128, y 200)
+    assert boxes[0, 3] == 232 and (boxes[:, :2] >= 0).all() and (boxes[:, 2:] <= 256).all()

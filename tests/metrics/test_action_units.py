@@ -17,8 +17,8 @@ from headgan_model.metrics.action_units import (
 )
 
 
-def test_read_the_real_openface_csv(pyfeat_data):
-    path = pyfeat_data / "OpenFace_Test.csv"
+def test_read_the_real_openface_csv(require_sample):
+    path = require_sample("pyfeat/OpenFace_Test.csv")
     units = read_openface_csv(path)
     lines = path.read_text().splitlines()
     assert lines[0].startswith("frame, timestamp, confidence, success")  # names after the first: leading space

@@ -27,23 +27,23 @@ def read_rgb(path):
     return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
 
 
-def test_same_person_high(embedder, pyfeat_data):
+def test_same_person_high(embedder, require_sample):
     # the portrait single_face.jpg and frames of a different recording of the same woman
-    frames = video_frames(pyfeat_data / "single_face.mp4", every=12)
-    still = csim(read_rgb(pyfeat_data / "single_face.jpg")[None], frames, embedder)
+    frames = video_frames(require_sample("pyfeat/single_face.mp4"), every=12)
+    still = csim(read_rgb(require_sample("pyfeat/single_face.jpg"))[None], frames, embedder)
     assert still.details["pairs"] == len(frames) and still.warnings == ()
     # frames of one video paired with frames 48 later (the man turns and talks)
-    video = video_frames(pyfeat_data / "WolfgangLanger_Pexels.mp4", every=24)
+    video = video_frames(require_sample("pyfeat/WolfgangLanger_Pexels.mp4"), every=24)
     later = csim(video[:-2], video[2:], embedder)
     assert still.value > 0.45 and later.value > 0.45
 
 
-def test_different_people_low(embedder, pyfeat_data):
+def test_different_people_low(embedder, require_sample):
     astronaut = _photo("astronaut")[None]
-    man = video_frames(pyfeat_data / "WolfgangLanger_Pexels.mp4", every=60)
-    woman = video_frames(pyfeat_data / "single_face.mp4", every=12)
+    man = video_frames(require_sample("pyfeat/WolfgangLanger_Pexels.mp4"), every=60)
+    woman = video_frames(require_sample("pyfeat/single_face.mp4"), every=12)
     names = ("0-f1-su-ph", "45-m7-di-ph")
-    portraits = np.stack([cv2.resize(read_rgb(pyfeat_data / f"{name}.jpg"), (512, 512)) for name in names])
+    portraits = np.stack([cv2.resize(read_rgb(require_sample(f"pyfeat/{name}.jpg")), (512, 512)) for name in names])
     for reference, generated in ((astronaut, man), (astronaut, woman), (man[:1], woman), (woman[:1], portraits)):
         result = csim(reference, generated, embedder)
         assert result.value < 0.3 and result.details["pairs"] == len(generated)

@@ -99,6 +99,67 @@ def test_component_counts_are_capped_by_the_data(synthetic):
     assert components.shape == (20, 3)
 
 
+@pytest.fixture(scope="module")
+def clip_averages_differ():
+    """Two clips per person; each clip holds one average expression (a smiling clip, a neutral
+    one, ...) of sd 6 around which its frames vary with sd 2: the case that the clip means must not
+    turn into identity directions."""
+    rng = np.random.default_rng(7)
+    mean, id_basis, exp_basis = generating_model(rng)
+    clips, identities, truth = [], [], []
+    for person in range(60):
+        p_id = rng.normal(size=len(ID_SD)) * ID_SD
+        for _ in range(2):
+            p_exp = rng.normal(size=len(EXP_SD)) * 6.0 + rng.normal(size=(40, len(EXP_SD))) * 2.0
+            shapes = mean + (id_basis @ p_id + p_exp @ exp_basis.T).reshape(40, N_POINTS, 3)
+            truth.append(shapes)
+            clips.append(random_similarities(rng, shapes + rng.normal(size=shapes.shape) * 0.05))
+            identities.append(f"id{person:02d}")
+    return {"mean": mean, "id": id_basis, "exp": exp_basis, "clips": clips, "identities": identities, "truth": truth}
+
+
+def test_expression_differing_between_clips_stays_expression(clip_averages_differ):
+    data = clip_averages_differ
+    cfg = MorphableModelConfig(n_id=len(ID_SD), n_exp=len(EXP_SD), min_clips=1)
+    model = learn_morphable_model(data["clips"], cfg, identities=data["identities"])
+    id_basis, exp_basis = in_frame_of(model, data["mean"])
+    assert np.degrees(subspace_angles(exp_basis, data["exp"])).max() < 3.0
+    assert np.degrees(subspace_angles(id_basis, data["id"])).max() < 5.0
+    np.testing.assert_allclose(model.id_basis.T @ model.exp_basis, 0.0, atol=1e-5)
+    # with one identity per clip (the fit's Algorithm 1), the fitted shapes follow every frame
+    from headgan_prep.fit.algorithm import FitConfig, Fitter
+
+    fitter = Fitter(model, FitConfig())
+    errors = []
+    for shapes, truth in zip(data["clips"][:10], data["truth"][:10]):
+        fit = fitter.fit(shapes * [1, -1, -1])
+        fitted = model.shapes(np.broadcast_to(fit.identity, (len(shapes), model.n_id)), fit.expression)
+        errors.append(np.sqrt(((align(fitted, truth[0]) - align(truth, truth[0])) ** 2).sum(-1).mean()))
+    # px (0.02 measured; identity learned from clip means gave 0.42), expression offsets ≈ 6 px
+    assert max(errors) < 0.1, errors
+
+
+def test_identities_group_clips_and_short_data_warns(clip_averages_differ, tmp_path, caplog):
+    data = clip_averages_differ
+    cfg = MorphableModelConfig(n_id=80, n_exp=3, min_clips=20)
+    with caplog.at_level("WARNING", logger="headgan_prep.morphable.learn"):
+        model = learn_morphable_model(data["clips"][:8], cfg, identities=data["identities"][:8])
+    assert model.n_id == 3  # 8 clips of 4 people: at most 3 identity directions
+    assert model.warnings == (
+        "learned 3DMM from only 8 clips of 4 identities (320 frames), fewer than min_clips=20: its bases "
+        "hold little of real faces' variety",
+        "learned 3DMM from only 8 clips of 4 identities (320 frames): 3 identity components of n_id=80",
+    )
+    assert [record.getMessage() for record in caplog.records] == list(model.warnings)
+    model.save(tmp_path / "m.h5")
+    assert MorphableModel.load(tmp_path / "m.h5").warnings == model.warnings
+    enough = learn_morphable_model(data["clips"][:8], MorphableModelConfig(n_id=3, n_exp=3, min_clips=8),
+                                   identities=data["identities"][:8])
+    assert enough.warnings == ()
+    store = write_store(tmp_path / "s.zarr", data["clips"][:4], identities=data["identities"][:4])
+    assert "4 clips of 2 identities" in learn_from_stores([store], MorphableModelConfig(n_exp=3)).source
+
+
 def test_learning_is_invariant_to_the_pose_of_each_frame(synthetic):
     rng = np.random.default_rng(3)
     cfg = MorphableModelConfig(n_id=4, n_exp=3, procrustes_iterations=10)
@@ -121,8 +182,9 @@ def test_generalized_procrustes_aligns_similar_copies_exactly():
     assert np.linalg.det(rotation) == pytest.approx(1.0)  # a mirror image is not undone by a reflection
 
 
-def write_store(path, clips, invalid_every=0):
-    """A landmark store (schema headgan.landmarks/1) holding the clips in crop axes (y down, z away)."""
+def write_store(path, clips, invalid_every=0, first=0, identities=None):
+    """A landmark store (schema headgan.landmarks/1) holding the clips in crop axes (y down, z away),
+    named ``clip{first + index:03d}``, with an ``identity`` attribute when ``identities`` are given."""
     root = zarr.open_group(str(path), mode="w", zarr_format=3)
     for index, shapes in enumerate(clips):
         points = (shapes * [1, -1, -1]).astype(np.float32)
@@ -130,7 +192,8 @@ def write_store(path, clips, invalid_every=0):
         if invalid_every:
             valid[::invalid_every] = False
             points[::invalid_every] = 1e4  # garbage that must not be read
-        group = root.create_group(f"clip{index:03d}")
+        attributes = {} if identities is None else {"identity": identities[index]}
+        group = root.create_group(f"clip{first + index:03d}", attributes=attributes)
         group.create_array("points", shape=points.shape, dtype=np.float32)[...] = points
         group.create_array("valid", shape=valid.shape, dtype=bool)[...] = valid
     root.attrs.update({"schema": SCHEMA, "shard": path.stem, "n_clips": len(clips)})
@@ -139,18 +202,18 @@ def write_store(path, clips, invalid_every=0):
 
 def test_stores_valid_frames_only_and_deterministic_bytes(tmp_path, synthetic):
     clips = [clip[:20] for clip in synthetic["clips"][:8]]
-    stores = [write_store(tmp_path / "train-0000.zarr", clips[:5]), write_store(tmp_path / "train-0001.zarr", clips[5:])]
+    stores = [write_store(tmp_path / "train-0000.zarr", clips[:5]), write_store(tmp_path / "train-0001.zarr", clips[5:], first=5)]
     cfg = MorphableModelConfig(n_id=4, n_exp=3, frames_per_clip=10)
     learn_from_stores(stores, cfg).save(tmp_path / "a.h5")
     learn_from_stores(stores, cfg).save(tmp_path / "b.h5")
     assert (tmp_path / "a.h5").read_bytes() == (tmp_path / "b.h5").read_bytes()
     padded = [np.concatenate([clip[:1], np.repeat(clip, 2, axis=0)[1:]]) for clip in clips]
-    dirty = [write_store(tmp_path / "d0.zarr", padded[:5], 2), write_store(tmp_path / "d1.zarr", padded[5:], 2)]
+    dirty = [write_store(tmp_path / "d0.zarr", padded[:5], 2), write_store(tmp_path / "d1.zarr", padded[5:], 2, first=5)]
     dirty_model = learn_from_stores(dirty, MorphableModelConfig(n_id=4, n_exp=3, frames_per_clip=40))
     clean_model = learn_from_stores(stores, MorphableModelConfig(n_id=4, n_exp=3, frames_per_clip=40))
     assert np.abs(dirty_model.mean).max() < 200  # no garbage frame was read
     np.testing.assert_allclose(dirty_model.mean, clean_model.mean, atol=1e-3)
-    assert "8 clips (160 frames) of 2 landmark stores" in clean_model.source
+    assert "8 clips of 8 identities (160 frames) of 2 landmark stores" in clean_model.source
 
 
 def test_store_problems_are_clear_errors(tmp_path, synthetic):

@@ -347,3 +347,18 @@ def test_discriminator_losses():
     torch.testing.assert_close(losses["d_image"], hinge_discriminator_loss(d_real, d_fake))
     torch.testing.assert_close(losses["d_mouth"], hinge_discriminator_loss(dm_real, dm_fake))
     torch.testing.assert_close(losses["d_total"], losses["d_image"] + losses["d_mouth"])
+
+
+def test_crop_mouths_resizes_larger_boxes_to_the_crop_size():
+    # an image of 2 × 2 blocks of 16 pixels: a 32-px box resampled to 16 shows each block on 8 pixels
+    blocks = torch.arange(4, dtype=torch.float32).reshape(1, 1, 2, 2)
+    images = blocks.repeat_interleave(16, dim=2).repeat_interleave(16, dim=3).repeat(2, 3, 1, 1).requires_grad_()
+    boxes = torch.tensor([[0.0, 0.0, 32.0, 32.0], [10.0, 20.0, 26.0, 36.0]])  # 32-px box, and a 16-px one
+    crops = crop_mouths(images, boxes, size=16)
+    assert crops.shape == (2, 3, 16, 16)
+    expected = blocks.repeat_interleave(8, dim=2).repeat_interleave(8, dim=3)[0, 0]
+    torch.testing.assert_close(crops[0, 0].detach(), expected)
+    # the 16-px box, resampled at pixel centres, equals the slice at its (clamped) corner
+    torch.testing.assert_close(crops[1].detach(), images[1, :, 16:32, 10:26].detach())
+    crops.sum().backward()
+    assert images.grad[0].sum().item() == pytest.approx(3 * 16 * 16)  # each output pixel's weights sum to 1

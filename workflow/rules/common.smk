@@ -159,6 +159,12 @@ def split_landmark_stores(wildcards):
     return expand(RESULTS / "landmarks/{shard}.zarr", shard=shards)
 
 
+def split_fit_stores(wildcards):
+    """Fit stores of every shard of one split."""
+    shards = [s for s in manifest_shards() if s.rsplit("-", 1)[0] == wildcards.split]
+    return expand(RESULTS / "fit/{shard}.zarr", shard=shards)
+
+
 def split_nmfc_stores(wildcards):
     """NMFC stores of every shard of one split."""
     shards = [s for s in manifest_shards() if s.rsplit("-", 1)[0] == wildcards.split]

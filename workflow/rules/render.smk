@@ -1,6 +1,9 @@
 # Rules of package headgan_prep.render (tests: tests/render/)
 PREPROCESS_PER_SHARD += [RESULTS / "nmfc/{shard}.zarr"]
-PREPROCESS_PER_SPLIT += [RESULTS / "preview/nmfc/{split}.png"]
+PREPROCESS_PER_SPLIT += [
+    RESULTS / "preview/nmfc/{split}.png",
+    RESULTS / "preview/expression/{split}.png",
+]
 
 
 rule render:
@@ -43,3 +46,26 @@ rule preview_nmfc:
         "../../envs/render.yaml"
     shell:
         "headgan-prep -q preview-nmfc --out {output} --crops {input.crops} --nmfc {input.nmfc} > {log} 2>&1"
+
+
+rule preview_expression:
+    """PNG of one split's frames with the largest expression error (crop with landmarks | NMFC)."""
+    input:
+        crops=split_stores,
+        landmarks=split_landmark_stores,
+        fit=split_fit_stores,
+        nmfc=split_nmfc_stores,
+    output:
+        report(
+            RESULTS / "preview/expression/{split}.png",
+            caption="../report/expression.rst",
+            category="Expression",
+            labels={"split": "{split}"},
+        ),
+    log:
+        RESULTS / "logs/preview_expression/{split}.log",
+    conda:
+        "../../envs/render.yaml"
+    shell:
+        "headgan-prep -q preview-expression --out {output} --crops {input.crops}"
+        " --landmarks {input.landmarks} --fit {input.fit} --nmfc {input.nmfc} > {log} 2>&1"
