@@ -1,0 +1,55 @@
+"""Command line of the workflow's application jobs: ``headgan-apps`` (also ``python -m headgan_model.apps.cli``).
+
+One sub-command per task, reading the stores of a dataset index and writing a task folder of
+``results/apps/{run}/``. Settings come as a JSON object (``--settings``), the ``apps:`` section of
+``config.yaml``, as the workflow passes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from headgan_model.apps.inference import AudioMismatchError, GeneratorFileError
+from headgan_model.apps.settings import AppsConfigError, AppsSettings
+from headgan_prep.dataset.reader import DatasetReaderError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="headgan-apps", description="The workflow's application jobs.")
+    tasks = parser.add_subparsers(dest="task", required=True)
+
+    def task(name: str, help: str) -> argparse.ArgumentParser:
+        sub = tasks.add_parser(name, help=help)
+        sub.add_argument("--index", required=True, type=Path, help="the test split's index, results/dataset/test.json")
+        sub.add_argument("--generator", required=True, type=Path, help="generator.pt")
+        sub.add_argument("--out", required=True, type=Path, help="task folder to write")
+        sub.add_argument("--preview", type=Path, help="PNG preview to write")
+        sub.add_argument("--settings", default="{}", help="JSON of config.yaml `apps:`")
+        return sub
+
+    sub = task("reconstruct", "self-reenactment of every clip of a shard")
+    sub.add_argument("--shard", required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = AppsSettings.from_dict(json.loads(args.settings))
+        if args.task == "reconstruct":
+            from headgan_model.apps.reconstruct import reconstruct_shard
+
+            reconstruct_shard(args.index, args.shard, args.generator, args.out, settings, args.preview)
+    except (AppsConfigError, GeneratorFileError, AudioMismatchError, DatasetReaderError) as error:
+        print(f"headgan-apps {args.task}: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
