@@ -16,6 +16,8 @@ from pathlib import Path
 from headgan_model.apps.inference import AudioMismatchError, GeneratorFileError
 from headgan_model.apps.settings import AppsConfigError, AppsSettings
 from headgan_prep.dataset.reader import DatasetReaderError
+from headgan_prep.morphable.model import MorphableModelError
+from headgan_prep.render.renderer import RenderConfig, RenderConfigError, RenderError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
 
     sub = task("reconstruct", "self-reenactment of every clip of a shard")
     sub.add_argument("--shard", required=True)
+    sub = task("reenact", "cross-identity reenactment of (driving, source) pairs")
+    sub.add_argument("--source-index", required=True, type=Path, help="index of the sources' split")
+    sub.add_argument("--model", required=True, type=Path, help="the 3DMM the clips were fitted with")
+    sub.add_argument("--render-settings", default="{}", help="JSON of config.yaml `render:`")
     return parser
 
 
@@ -45,7 +51,12 @@ def main(argv: list[str] | None = None) -> int:
             from headgan_model.apps.reconstruct import reconstruct_shard
 
             reconstruct_shard(args.index, args.shard, args.generator, args.out, settings, args.preview)
-    except (AppsConfigError, GeneratorFileError, AudioMismatchError, DatasetReaderError) as error:
+        elif args.task == "reenact":
+            from headgan_model.apps.reenact import reenact_pairs
+
+            render = RenderConfig.from_dict(json.loads(args.render_settings))
+            reenact_pairs(args.index, args.source_index, args.model, args.generator, args.out, settings, render, args.preview)
+    except (AppsConfigError, GeneratorFileError, AudioMismatchError, DatasetReaderError, MorphableModelError, RenderConfigError, RenderError) as error:
         print(f"headgan-apps {args.task}: {error}", file=sys.stderr)
         return 2
     return 0

@@ -16,7 +16,9 @@ def test_shard_stores(wildcards):
 
 def apps_outputs(wildcards):
     """Every application's outputs: reconstruction per test shard, the other tasks once."""
-    return expand(APPS_RUN / "reconstruct/{shard}", shard=test_shards())
+    return expand(APPS_RUN / "reconstruct/{shard}", shard=test_shards()) + [
+        APPS_RUN / "reenact/videos"
+    ]
 
 
 rule reconstruct:
@@ -44,3 +46,41 @@ rule reconstruct:
     shell:
         "{APPS_CLI} reconstruct --index {input.index} --shard {wildcards.shard} --generator {input.generator}"
         " --out {output.videos} --preview {output.preview} --settings {params.settings:q} > {log} 2>&1"
+
+
+def all_split_stores(split):
+    """Every stage's store of every shard of one split."""
+    shards = [s for s in manifest_shards() if s.rsplit("-", 1)[0] == split]
+    return [stage.store(RESULTS, shard) for shard in shards for stage in STAGES]
+
+
+REENACT_SPLIT = config.get("apps", {}).get("reenact", {}).get("source_split", "test")
+
+
+rule reenact:
+    """Cross-identity reenactment of (driving, source) pairs: configured, or random and seeded."""
+    input:
+        index=RESULTS / "dataset/test.json",
+        source_index=RESULTS / f"dataset/{REENACT_SPLIT}.json",
+        generator=TRAIN_RUN / "generator.pt",
+        model=morphable_model_file(),
+        stores=lambda wildcards: all_split_stores("test") + all_split_stores(REENACT_SPLIT),
+    output:
+        videos=directory(APPS_RUN / "reenact/videos"),
+        preview=report(
+            APPS_RUN / "reenact/preview.png",
+            caption="../report/apps_reenact.rst",
+            category="Applications",
+            labels={"task": "reenact", "figure": "frames"},
+        ),
+    log:
+        RESULTS / "logs/apps/reenact.log",
+    conda:
+        "../../envs/train.yaml"
+    params:
+        settings=APPS_SETTINGS,
+        render=json.dumps(config["render"], sort_keys=True),
+    shell:
+        "{APPS_CLI} reenact --index {input.index} --source-index {input.source_index} --model {input.model}"
+        " --generator {input.generator} --out {output.videos} --preview {output.preview}"
+        " --settings {params.settings:q} --render-settings {params.render:q} > {log} 2>&1"
