@@ -37,9 +37,17 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--shard", required=True)
     sub = task("reenact", "cross-identity reenactment of (driving, source) pairs")
     sub.add_argument("--source-index", required=True, type=Path, help="index of the sources' split")
+    _model_arguments(sub)
+    sub = task("frontalise", "frontal views of every clip of a shard")
+    sub.add_argument("--shard", required=True)
+    _model_arguments(sub)
+    _model_arguments(task("edit", "expression and pose editing grid of one source frame"))
+    return parser
+
+
+def _model_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--model", required=True, type=Path, help="the 3DMM the clips were fitted with")
     sub.add_argument("--render-settings", default="{}", help="JSON of config.yaml `render:`")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = AppsSettings.from_dict(json.loads(args.settings))
+        render = RenderConfig.from_dict(json.loads(getattr(args, "render_settings", "{}")))
         if args.task == "reconstruct":
             from headgan_model.apps.reconstruct import reconstruct_shard
 
@@ -54,8 +63,15 @@ def main(argv: list[str] | None = None) -> int:
         elif args.task == "reenact":
             from headgan_model.apps.reenact import reenact_pairs
 
-            render = RenderConfig.from_dict(json.loads(args.render_settings))
             reenact_pairs(args.index, args.source_index, args.model, args.generator, args.out, settings, render, args.preview)
+        elif args.task == "frontalise":
+            from headgan_model.apps.frontalise import frontalise_shard
+
+            frontalise_shard(args.index, args.shard, args.model, args.generator, args.out, settings, render, args.preview)
+        elif args.task == "edit":
+            from headgan_model.apps.edit import edit_source
+
+            edit_source(args.index, args.model, args.generator, args.out, settings, render)
     except (AppsConfigError, GeneratorFileError, AudioMismatchError, DatasetReaderError, MorphableModelError, RenderConfigError, RenderError) as error:
         print(f"headgan-apps {args.task}: {error}", file=sys.stderr)
         return 2

@@ -154,7 +154,7 @@ class Animator:
         return tensor * 2.0 - 1.0 if signed else tensor
 
     def frames(
-        self, ref_image: np.ndarray, ref_nmfc: np.ndarray, nmfc: np.ndarray, audio: np.ndarray | None
+        self, ref_image: np.ndarray, ref_nmfc: np.ndarray, nmfc: np.ndarray, audio: np.ndarray | None, stills: bool = False
     ) -> Iterator[np.ndarray]:
         """Generate the frames of a sequence, one batch at a time.
 
@@ -168,6 +168,9 @@ class Animator:
             ``(T, S, S, 3)`` uint8 driving NMFC images x_0 … x_{T−1}.
         audio : np.ndarray or None
             ``(T, audio_dim)`` float32 audio features; None exactly for an audio-free generator.
+        stills : bool
+            The NMFC images are independent stills (an editing grid), not a sequence: each one's
+            window is itself repeated.
 
         Yields
         ------
@@ -197,14 +200,17 @@ class Animator:
             features = network.encode_reference(reference, self._images(ref_nmfc[None], signed=False))
             for start in range(0, n_frames, self.batch):
                 frames = np.arange(start, min(start + self.batch, n_frames))
-                window = nmfc_window(frames, self.past)  # (b, past + 1), oldest first
+                # (b, past + 1), oldest first
+                window = np.repeat(frames[:, None], self.past + 1, axis=1) if stills else nmfc_window(frames, self.past)
                 x = self._images(nmfc[window.ravel()], signed=False)
                 x = x.reshape(len(frames), -1, *x.shape[-2:])
                 h = None if audio is None else torch.from_numpy(np.asarray(audio[frames], np.float32)).to(self.device)
                 yield to_uint8(network.drive(x, reference, features, h)["image"])
 
-    def animate(self, ref_image: np.ndarray, ref_nmfc: np.ndarray, nmfc: np.ndarray, audio: np.ndarray | None) -> np.ndarray:
+    def animate(
+        self, ref_image: np.ndarray, ref_nmfc: np.ndarray, nmfc: np.ndarray, audio: np.ndarray | None, stills: bool = False
+    ) -> np.ndarray:
         """:meth:`frames` of the whole sequence, ``(T, S, S, 3)`` uint8."""
         size = np.shape(ref_image)
-        parts = list(self.frames(ref_image, ref_nmfc, nmfc, audio))
+        parts = list(self.frames(ref_image, ref_nmfc, nmfc, audio, stills))
         return np.concatenate(parts) if parts else np.zeros((0, *size), np.uint8)

@@ -85,8 +85,13 @@ def reconstruct_shard(
                 pictures = preview_rows(side, ("reference", "real", "NMFC", "generated"))
         write_tsv(tmp / "clips.tsv", rows, ("clip_id", "n_frames", "reference", "audio_seconds", "generator_step"))
     if preview is not None:
-        write_png(np.concatenate(pictures) if pictures else label(np.zeros((PREVIEW_TILE, 4 * PREVIEW_TILE, 3), np.uint8), "no clips"), preview)
+        write_preview(pictures, preview)
     return rows
+
+
+def write_preview(rows: list[np.ndarray], path: Path) -> None:
+    """Write the rows of :func:`preview_rows` as one PNG (a labelled black tile when there are none)."""
+    write_png(np.concatenate(rows) if rows else label(np.zeros((PREVIEW_TILE, 4 * PREVIEW_TILE, 3), np.uint8), "no clips"), path)
 
 
 def preview_rows(side: np.ndarray, names: tuple[str, ...], n_frames: int = PREVIEW_FRAMES) -> list[np.ndarray]:

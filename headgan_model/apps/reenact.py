@@ -23,14 +23,13 @@ import numpy as np
 
 from headgan_model.apps.clips import Clip, split_clips
 from headgan_model.apps.inference import Animator, load_generator
-from headgan_model.apps.reconstruct import preview_rows
+from headgan_model.apps.reconstruct import preview_rows, write_preview
 from headgan_model.apps.settings import AppsConfigError, AppsSettings, frame_number
 from headgan_model.apps.tables import write_tsv
 from headgan_model.apps.video import side_by_side, write_mp4
 from headgan_prep.dataset.reader import DatasetReader
 from headgan_prep.fit.parameters import FaceParameters, adapt_identity
 from headgan_prep.morphable.model import MorphableModel
-from headgan_prep.preview import write_png
 from headgan_prep.render.renderer import NMFCRenderer, RenderConfig
 from headgan_prep.store.atomic import atomic_directory
 
@@ -255,5 +254,5 @@ def reenact_pairs(
                 pictures = preview_rows(side, ("source", "driving", "NMFC", "generated"))
         write_tsv(tmp / "pairs.tsv", rows, PAIR_COLUMNS)
     if preview is not None:
-        write_png(np.concatenate(pictures), preview)
+        write_preview(pictures, preview)
     return rows

@@ -82,14 +82,10 @@ class FrontaliseSettings:
 
     Attributes
     ----------
-    generator : str or None
-        An audio-free generator (``use_audio: false``) as the paper uses; None: the run's generator
-        with silent-audio (zero) features.
     expression : str
         ``"own"`` (each frame's expression) or ``"neutral"`` (zero expression).
     """
 
-    generator: str | None = None
     expression: str = "own"
 
 
@@ -152,6 +148,9 @@ class AppsSettings(StageSettings):
         ``fp32`` or ``bf16`` (autocast on a GPU; the CPU runs fp32).
     batch : int
         Frames per forward pass of G.
+    audio_free_generator : str or None
+        An audio-free ``generator.pt`` (``use_audio: false``) for frontalisation and editing, as the
+        paper; None: the run's generator with silent-audio (zero) features, said in the outputs.
     video, reconstruct, reenact, frontalise, edit, compress : dataclasses
     """
 
@@ -161,6 +160,7 @@ class AppsSettings(StageSettings):
     device: str = "auto"
     precision: str = "bf16"
     batch: int = 16
+    audio_free_generator: str | None = None
     video: VideoSettings = field(default_factory=VideoSettings)
     reconstruct: ReconstructSettings = field(default_factory=ReconstructSettings)
     reenact: ReenactSettings = field(default_factory=ReenactSettings)

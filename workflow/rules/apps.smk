@@ -9,16 +9,26 @@ def test_shards():
     return sorted(s for s in manifest_shards() if s.rsplit("-", 1)[0] == "test")
 
 
+def audio_free_generator():
+    """The audio-free generator of frontalise and edit as an input ([] without one)."""
+    path = config.get("apps", {}).get("audio_free_generator")
+    return [path] if path else []
+
+
 def test_shard_stores(wildcards):
     """Crop, NMFC, audio and fit stores of one test shard."""
-    return [RESULTS / f"{stage}/{wildcards.shard}.zarr" for stage in ("crops", "nmfc", "audio", "fit")]
+    return [
+        RESULTS / f"{stage}/{wildcards.shard}.zarr"
+        for stage in ("crops", "nmfc", "audio", "fit")
+    ]
 
 
 def apps_outputs(wildcards):
     """Every application's outputs: reconstruction per test shard, the other tasks once."""
-    return expand(APPS_RUN / "reconstruct/{shard}", shard=test_shards()) + [
-        APPS_RUN / "reenact/videos"
-    ]
+    return expand(
+        [APPS_RUN / "reconstruct/{shard}", APPS_RUN / "frontalise/{shard}"],
+        shard=test_shards(),
+    ) + [APPS_RUN / "reenact/videos", APPS_RUN / "edit/grid.png"]
 
 
 rule reconstruct:
@@ -35,10 +45,10 @@ rule reconstruct:
             category="Applications",
             labels={"task": "reconstruct", "shard": "{shard}"},
         ),
-    wildcard_constraints:
-        shard="test-[0-9]+",
     log:
         RESULTS / "logs/apps/reconstruct/{shard}.log",
+    wildcard_constraints:
+        shard="test-[0-9]+",
     conda:
         "../../envs/train.yaml"
     params:
@@ -64,7 +74,8 @@ rule reenact:
         source_index=RESULTS / f"dataset/{REENACT_SPLIT}.json",
         generator=TRAIN_RUN / "generator.pt",
         model=morphable_model_file(),
-        stores=lambda wildcards: all_split_stores("test") + all_split_stores(REENACT_SPLIT),
+        stores=lambda wildcards: all_split_stores("test")
+        + all_split_stores(REENACT_SPLIT),
     output:
         videos=directory(APPS_RUN / "reenact/videos"),
         preview=report(
@@ -84,3 +95,64 @@ rule reenact:
         "{APPS_CLI} reenact --index {input.index} --source-index {input.source_index} --model {input.model}"
         " --generator {input.generator} --out {output.videos} --preview {output.preview}"
         " --settings {params.settings:q} --render-settings {params.render:q} > {log} 2>&1"
+
+
+rule frontalise:
+    """Frontal views of every test clip of a shard (own or neutral expression)."""
+    input:
+        index=RESULTS / "dataset/test.json",
+        generator=TRAIN_RUN / "generator.pt",
+        audio_free=audio_free_generator(),
+        model=morphable_model_file(),
+        stores=test_shard_stores,
+    output:
+        videos=directory(APPS_RUN / "frontalise/{shard}"),
+        preview=report(
+            APPS_RUN / "frontalise/{shard}.png",
+            caption="../report/apps_frontalise.rst",
+            category="Applications",
+            labels={"task": "frontalise", "shard": "{shard}"},
+        ),
+    log:
+        RESULTS / "logs/apps/frontalise/{shard}.log",
+    wildcard_constraints:
+        shard="test-[0-9]+",
+    conda:
+        "../../envs/train.yaml"
+    params:
+        settings=APPS_SETTINGS,
+        render=json.dumps(config["render"], sort_keys=True),
+    shell:
+        "{APPS_CLI} frontalise --index {input.index} --shard {wildcards.shard} --model {input.model}"
+        " --generator {input.generator} --out {output.videos} --preview {output.preview}"
+        " --settings {params.settings:q} --render-settings {params.render:q} > {log} 2>&1"
+
+
+rule edit:
+    """Expression and pose editing of one test frame: a grid like the paper's Fig. 7."""
+    input:
+        index=RESULTS / "dataset/test.json",
+        generator=TRAIN_RUN / "generator.pt",
+        audio_free=audio_free_generator(),
+        model=morphable_model_file(),
+        stores=lambda wildcards: all_split_stores("test"),
+    output:
+        grid=report(
+            APPS_RUN / "edit/grid.png",
+            caption="../report/apps_edit.rst",
+            category="Applications",
+            labels={"task": "edit", "figure": "grid"},
+        ),
+        nmfc=APPS_RUN / "edit/nmfc.png",
+        table=APPS_RUN / "edit/edits.tsv",
+    log:
+        RESULTS / "logs/apps/edit.log",
+    conda:
+        "../../envs/train.yaml"
+    params:
+        out=APPS_RUN / "edit",
+        settings=APPS_SETTINGS,
+        render=json.dumps(config["render"], sort_keys=True),
+    shell:
+        "{APPS_CLI} edit --index {input.index} --model {input.model} --generator {input.generator}"
+        " --out {params.out} --settings {params.settings:q} --render-settings {params.render:q} > {log} 2>&1"
