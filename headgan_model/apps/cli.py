@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--shard", required=True)
     _model_arguments(sub)
     _model_arguments(task("edit", "expression and pose editing grid of one source frame"))
+    _model_arguments(task("compress", "compression of test clips against H.264/H.265"))
     return parser
 
 
@@ -72,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
             from headgan_model.apps.edit import edit_source
 
             edit_source(args.index, args.model, args.generator, args.out, settings, render)
+        elif args.task == "compress":
+            from headgan_model.apps.compress import compress_split
+
+            compress_split(args.index, args.model, args.generator, args.out, settings, render, args.preview)
     except (AppsConfigError, GeneratorFileError, AudioMismatchError, DatasetReaderError, MorphableModelError, RenderConfigError, RenderError) as error:
         print(f"headgan-apps {args.task}: {error}", file=sys.stderr)
         return 2

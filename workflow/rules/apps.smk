@@ -28,7 +28,11 @@ def apps_outputs(wildcards):
     return expand(
         [APPS_RUN / "reconstruct/{shard}", APPS_RUN / "frontalise/{shard}"],
         shard=test_shards(),
-    ) + [APPS_RUN / "reenact/videos", APPS_RUN / "edit/grid.png"]
+    ) + [
+        APPS_RUN / "reenact/videos",
+        APPS_RUN / "edit/grid.png",
+        APPS_RUN / "compress/streams",
+    ]
 
 
 rule reconstruct:
@@ -156,3 +160,32 @@ rule edit:
     shell:
         "{APPS_CLI} edit --index {input.index} --model {input.model} --generator {input.generator}"
         " --out {params.out} --settings {params.settings:q} --render-settings {params.render:q} > {log} 2>&1"
+
+
+rule compress:
+    """Compression of test clips to a reference image + 35 floats per frame, against H.264/H.265."""
+    input:
+        index=RESULTS / "dataset/test.json",
+        generator=TRAIN_RUN / "generator.pt",
+        audio_free=audio_free_generator(),
+        model=morphable_model_file(),
+        stores=lambda wildcards: all_split_stores("test"),
+    output:
+        streams=directory(APPS_RUN / "compress/streams"),
+        plot=report(
+            APPS_RUN / "compress/rate_psnr.png",
+            caption="../report/apps_compress.rst",
+            category="Applications",
+            labels={"task": "compress", "figure": "rate-PSNR"},
+        ),
+    log:
+        RESULTS / "logs/apps/compress.log",
+    conda:
+        "../../envs/train.yaml"
+    params:
+        settings=APPS_SETTINGS,
+        render=json.dumps(config["render"], sort_keys=True),
+    shell:
+        "{APPS_CLI} compress --index {input.index} --model {input.model} --generator {input.generator}"
+        " --out {output.streams} --preview {output.plot} --settings {params.settings:q}"
+        " --render-settings {params.render:q} > {log} 2>&1"
