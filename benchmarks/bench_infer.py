@@ -46,7 +46,7 @@ def random_generator(width: int, device: torch.device) -> LoadedGenerator:
 
 def bench_generator(loaded: LoadedGenerator, size: int, batch: int, precision: str, seconds: float) -> float:
     rng = np.random.default_rng(0)
-    n_frames = 4 * batch
+    n_frames = batch
     nmfc = rng.integers(0, 256, (n_frames, size, size, 3), dtype=np.uint8)
     reference = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
     audio = rng.normal(size=(n_frames, 300)).astype(np.float32)

@@ -1,40 +1,4 @@
 # Rules of package headgan_model.apps (tests: tests/apps/)
-APPS_RUN = RESULTS / "apps" / config["train"]["run"]
-APPS_SETTINGS = json.dumps(config.get("apps", {}), sort_keys=True)
-APPS_CLI = "python -m headgan_model.apps.cli"
-
-
-def test_shards():
-    """The test split's shards (after the manifest checkpoint)."""
-    return sorted(s for s in manifest_shards() if s.rsplit("-", 1)[0] == "test")
-
-
-def audio_free_generator():
-    """The audio-free generator of frontalise and edit as an input ([] without one)."""
-    path = config.get("apps", {}).get("audio_free_generator")
-    return [path] if path else []
-
-
-def test_shard_stores(wildcards):
-    """Crop, NMFC, audio and fit stores of one test shard."""
-    return [
-        RESULTS / f"{stage}/{wildcards.shard}.zarr"
-        for stage in ("crops", "nmfc", "audio", "fit")
-    ]
-
-
-def apps_outputs(wildcards):
-    """Every application's outputs: reconstruction per test shard, the other tasks once."""
-    return expand(
-        [APPS_RUN / "reconstruct/{shard}", APPS_RUN / "frontalise/{shard}"],
-        shard=test_shards(),
-    ) + [
-        APPS_RUN / "reenact/videos",
-        APPS_RUN / "edit/grid.png",
-        APPS_RUN / "compress/streams",
-    ]
-
-
 rule reconstruct:
     """Self-reenactment of every test clip of a shard from its middle frame (mp4 + side by side)."""
     input:
@@ -58,17 +22,8 @@ rule reconstruct:
     params:
         settings=APPS_SETTINGS,
     shell:
-        "{APPS_CLI} reconstruct --index {input.index} --shard {wildcards.shard} --generator {input.generator}"
+        "python -m headgan_model.apps.cli reconstruct --index {input.index} --shard {wildcards.shard} --generator {input.generator}"
         " --out {output.videos} --preview {output.preview} --settings {params.settings:q} > {log} 2>&1"
-
-
-def all_split_stores(split):
-    """Every stage's store of every shard of one split."""
-    shards = [s for s in manifest_shards() if s.rsplit("-", 1)[0] == split]
-    return [stage.store(RESULTS, shard) for shard in shards for stage in STAGES]
-
-
-REENACT_SPLIT = config.get("apps", {}).get("reenact", {}).get("source_split", "test")
 
 
 rule reenact:
@@ -96,7 +51,7 @@ rule reenact:
         settings=APPS_SETTINGS,
         render=json.dumps(config["render"], sort_keys=True),
     shell:
-        "{APPS_CLI} reenact --index {input.index} --source-index {input.source_index} --model {input.model}"
+        "python -m headgan_model.apps.cli reenact --index {input.index} --source-index {input.source_index} --model {input.model}"
         " --generator {input.generator} --out {output.videos} --preview {output.preview}"
         " --settings {params.settings:q} --render-settings {params.render:q} > {log} 2>&1"
 
@@ -127,7 +82,7 @@ rule frontalise:
         settings=APPS_SETTINGS,
         render=json.dumps(config["render"], sort_keys=True),
     shell:
-        "{APPS_CLI} frontalise --index {input.index} --shard {wildcards.shard} --model {input.model}"
+        "python -m headgan_model.apps.cli frontalise --index {input.index} --shard {wildcards.shard} --model {input.model}"
         " --generator {input.generator} --out {output.videos} --preview {output.preview}"
         " --settings {params.settings:q} --render-settings {params.render:q} > {log} 2>&1"
 
@@ -158,7 +113,7 @@ rule edit:
         settings=APPS_SETTINGS,
         render=json.dumps(config["render"], sort_keys=True),
     shell:
-        "{APPS_CLI} edit --index {input.index} --model {input.model} --generator {input.generator}"
+        "python -m headgan_model.apps.cli edit --index {input.index} --model {input.model} --generator {input.generator}"
         " --out {params.out} --settings {params.settings:q} --render-settings {params.render:q} > {log} 2>&1"
 
 
@@ -186,6 +141,6 @@ rule compress:
         settings=APPS_SETTINGS,
         render=json.dumps(config["render"], sort_keys=True),
     shell:
-        "{APPS_CLI} compress --index {input.index} --model {input.model} --generator {input.generator}"
+        "python -m headgan_model.apps.cli compress --index {input.index} --model {input.model} --generator {input.generator}"
         " --out {output.streams} --preview {output.plot} --settings {params.settings:q}"
         " --render-settings {params.render:q} > {log} 2>&1"
