@@ -86,7 +86,7 @@ def bench_reenact(args, loaded: LoadedGenerator, precision: str) -> None:
     timings["encode"] = time.perf_counter() - start
     total = sum(v for k, v in timings.items() if k != "set-up")
     parts = ", ".join(f"{k} {v:.2f} s" for k, v in timings.items())
-    print(f"reenact {len(generated)} frames {generated.shape[1]}²: {len(generated) / total:.1f} frames/s mp4 to mp4 ({parts})")
+    print(f"reenact {len(generated)} frames {generated.shape[1]}²: {len(generated) / total:.3g} frames/s mp4 to mp4 ({parts})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     precisions = args.precision if device.type == "cuda" else ["fp32"]
     for precision in precisions:
         fps = bench_generator(random, args.size, args.batch, precision, args.seconds)
-        print(f"G {args.size}², batch {args.batch}, {precision}: {fps:.1f} frames/s")
+        print(f"G {args.size}², batch {args.batch}, {precision}: {fps:.3g} frames/s")
     if args.results and args.source and args.driving:
         loaded = load_generator(args.generator, args.device) if args.generator else random
         for precision in precisions:
