@@ -285,8 +285,9 @@ class Generator(nn.Module):
         """The reference features ``(B, w, H, W)``, ``(B, 4w, H/2, W/2)``, ``(B, 16w, H/4, W/4)`` of
         ``y_ref`` and ``x_ref`` (F's encoder, or the reference encoder without F), which depend on
         the reference only: inference computes them once per reference (:meth:`drive`)."""
-        encoder = self.reference_encoder if self.flow_network is None else self.flow_network.encoder
-        return encoder(torch.cat([ref_image, ref_nmfc], dim=1))
+        if self.flow_network is None:
+            return self.reference_encoder(torch.cat([ref_image, ref_nmfc], dim=1))
+        return self.flow_network.encode(ref_image, ref_nmfc)
 
     def drive(
         self,

@@ -66,3 +66,23 @@ def test_missing_foreign_and_mismatched_files_are_refused(apps_results, tmp_path
     (tmp_path / "text.pt").write_text("not a generator")
     with pytest.raises(GeneratorFileError, match="not a readable generator file"):
         load_generator(tmp_path / "text.pt")
+
+
+@pytest.mark.parametrize("use_flow", [True, False])
+def test_one_reference_encoding_drives_a_batch_as_forward_does(use_flow):
+    from headgan_model.networks.generator import Generator, GeneratorConfig
+
+    torch.manual_seed(0)
+    network = Generator(GeneratorConfig(width=4, spade_hidden=8, use_flow=use_flow)).eval()
+    if use_flow:  # F's flow conv starts at zero: give it a flow to warp by
+        torch.nn.init.normal_(network.flow_network.to_flow.weight, std=0.1)
+    nmfc, audio = torch.rand(3, 9, 16, 16), torch.randn(3, 300)
+    ref_image, ref_nmfc = torch.rand(1, 3, 16, 16) * 2 - 1, torch.rand(1, 3, 16, 16)
+    with torch.inference_mode():
+        driven = network.drive(nmfc, ref_image, network.encode_reference(ref_image, ref_nmfc), audio)
+        full = network(nmfc, ref_image.expand(3, -1, -1, -1), ref_nmfc.expand(3, -1, -1, -1), audio)
+    for name in ("image", "flow", "warped"):
+        if use_flow or name == "image":
+            torch.testing.assert_close(driven[name], full[name])
+        else:
+            assert driven[name] is None and full[name] is None
