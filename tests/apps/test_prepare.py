@@ -43,3 +43,11 @@ def test_no_face_and_two_faces_are_the_ingest_reasons(preparer, tmp_path):
     (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
     with pytest.raises(InputRejected, match="unreadable"):
         preparer.prepare(tmp_path / "broken.jpg")
+
+
+def test_a_video_ingest_would_reject_gives_its_reason(preparer, tmp_path):
+    from headgan_model.apps.video import write_mp4
+
+    frames = np.repeat(cv2.resize(data.astronaut(), (128, 128))[None], 10, axis=0)
+    with pytest.raises(InputRejected, match=r"ingest \(decode\): too_short \(10 frames < min_frames=25\)"):
+        preparer.prepare(write_mp4(tmp_path / "short.mp4", frames))
