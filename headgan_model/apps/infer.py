@@ -4,7 +4,7 @@ Every input goes through the pipeline's preprocessing in-process with the settin
 were made with (:mod:`headgan_model.apps.prepare`); outputs are crop-sized mp4s at 25 fps (with the
 driving audio where there is one), a PNG grid, or a compressed stream. Examples::
 
-    headgan-infer reenact --source face.jpg --driving talk.mp4 --generator results/train/RUN/generator.pt --out out.mp4
+    headgan-infer reenact --source face.jpg --driving talk.mp4 --generator results/train/RUN/generator.pt --out out.mp4 --paste full.mp4
     headgan-infer reconstruct --video talk.mp4 --generator … --out out.mp4 --side side.mp4
     headgan-infer frontalise --video talk.mp4 --generator … --out frontal.mp4
     headgan-infer edit --source face.jpg --generator … --out grid.png
@@ -26,6 +26,7 @@ from headgan_model.apps.edit import edit_cells, expression_spread, grid
 from headgan_model.apps.frontalise import audio_free_animator, frontal_parameters, task_audio
 from headgan_model.apps.inference import Animator, AudioMismatchError, GeneratorFileError, load_generator
 from headgan_model.apps.prepare import InputRejected, PipelineSettings, Prepared, Preparer
+from headgan_model.apps.paste import paste_back
 from headgan_model.apps.reenact import reenactment_parameters
 from headgan_model.apps.settings import AppsConfigError, AppsSettings
 from headgan_model.apps.video import side_by_side, write_mp4
@@ -59,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--source", required=True, type=Path)
     sub.add_argument("--driving", required=True, type=Path)
     sub.add_argument("--side", type=Path, help="also write source | driving | NMFC | generated")
+    sub.add_argument("--paste", type=Path, help="also write the generated face pasted back into the source image")
     sub = command("frontalise", "a video seen from the front")
     sub.add_argument("--video", required=True, type=Path)
     sub = command("edit", "expression and pose editing grid of a source image (PNG)")
@@ -129,6 +131,11 @@ def run(args, settings: AppsSettings) -> None:
         if args.side:
             side = side_by_side(source.frames[frame], driving.frames, nmfc, generated)
             write_mp4(args.side, side, driving.waveform, driving.sample_rate, settings.video)
+        if args.paste:
+            if source.image is None:
+                raise AppsConfigError("--paste needs a source image (a video source's frames are not kept)")
+            pasted = paste_back(source.image, generated, source.crop_box)
+            write_mp4(args.paste, pasted, driving.waveform, driving.sample_rate, settings.video)
     elif args.command == "edit":
         source = preparer.prepare(args.source)
         frame = len(source.frames) // 2

@@ -12,7 +12,7 @@ Whatever a stage would reject is a :class:`InputRejected` naming the stage and i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -98,6 +98,10 @@ class Prepared:
     sample_rate : int
     audio_features : np.ndarray
         ``(T, 300)`` float32 (zeros without audio or when silent).
+    image : np.ndarray or None
+        ``(H, W, 3)`` uint8: the whole image a crop was cut from (images only).
+    crop_box : CropBox or None
+        Where the crop was cut from ``image`` (images only).
     """
 
     frames: np.ndarray
@@ -107,6 +111,8 @@ class Prepared:
     waveform: np.ndarray
     sample_rate: int
     audio_features: np.ndarray
+    image: np.ndarray | None = None
+    crop_box: tracking.CropBox | None = None
 
 
 class Preparer:
@@ -147,7 +153,9 @@ class Preparer:
         """
         path = Path(path)
         if path.suffix.lower() in IMAGE_SUFFIXES:
-            frames, waveform = self._image_crop(path), np.zeros(0, np.float32)
+            image, box = self._image_crop(path)
+            frames = tracking.crop_frames(image[None], box, self.settings.ingest.crop_size)
+            return replace(self._from_crops(path, frames, np.zeros(0, np.float32)), image=image, crop_box=box)
         else:
             try:
                 result = process_clip(path, self.detector, self.settings.ingest)
@@ -156,8 +164,8 @@ class Preparer:
             frames, waveform = result.frames, result.audio
         return self._from_crops(path, frames, waveform)
 
-    def _image_crop(self, path: Path) -> np.ndarray:
-        """``(1, S, S, 3)`` uint8: the image's face cropped as ingest crops a clip's."""
+    def _image_crop(self, path: Path) -> tuple[np.ndarray, tracking.CropBox]:
+        """The ``(H, W, 3)`` uint8 image and the crop box of its face, as ingest crops a clip's."""
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise InputRejected(path, "ingest (decode)", "unreadable", "not an image OpenCV can read")
@@ -171,8 +179,7 @@ class Preparer:
             rejection = tracking.check_multiple_faces(track, cfg.max_second_face_ratio, cfg.multiple_faces_fraction)
             if rejection is not None:
                 raise InputRejected(path, "ingest (track)", rejection.reason, rejection.detail)
-        box = tracking.crop_box(track, cfg.margin, (image.shape[1], image.shape[0]), cfg.crop_center_shift)
-        return tracking.crop_frames(image[None], box, cfg.crop_size)
+        return image, tracking.crop_box(track, cfg.margin, (image.shape[1], image.shape[0]), cfg.crop_center_shift)
 
     def _from_crops(self, path: Path, frames: np.ndarray, waveform: np.ndarray) -> Prepared:
         settings = self.settings

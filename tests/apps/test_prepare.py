@@ -29,8 +29,10 @@ def save(path, image):
 
 
 def test_one_face_is_cropped_as_ingest_crops(preparer, tmp_path):
-    crop = preparer._image_crop(save(tmp_path / "astronaut.png", data.astronaut()))
-    assert crop.shape == (1, 256, 256, 3) and crop.std() > 20
+    image, box = preparer._image_crop(save(tmp_path / "astronaut.png", data.astronaut()))
+    assert image.shape == (512, 512, 3) and 100 < box.side < 512
+    face = image[max(box.y0, 0) : box.y0 + box.side, max(box.x0, 0) : box.x0 + box.side]
+    assert face.std() > 20
 
 
 def test_no_face_and_two_faces_are_the_ingest_reasons(preparer, tmp_path):
