@@ -73,12 +73,18 @@ def bench_reenact(args, loaded: LoadedGenerator, precision: str) -> None:
     timings["preprocess"] = time.perf_counter() - start
     start = time.perf_counter()
     frame = len(source.frames) // 2
-    one = FaceParameters(source.parameters.identity, source.parameters.expression[frame : frame + 1], source.parameters.camera[frame : frame + 1])
+    one = FaceParameters(
+        source.parameters.identity,
+        source.parameters.expression[frame : frame + 1],
+        source.parameters.camera[frame : frame + 1],
+    )
     nmfc = preparer.renderer.render_parameters(reenactment_parameters(one, driving.parameters))
     timings["render"] = time.perf_counter() - start
     start = time.perf_counter()
     animator = Animator(loaded, precision, args.batch)
-    generated = animator.animate(source.frames[frame], source.nmfc[frame], nmfc, driving.audio_features if animator.use_audio else None)
+    generated = animator.animate(
+        source.frames[frame], source.nmfc[frame], nmfc, driving.audio_features if animator.use_audio else None
+    )
     timings["generate"] = time.perf_counter() - start
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,7 +92,9 @@ def bench_reenact(args, loaded: LoadedGenerator, precision: str) -> None:
     timings["encode"] = time.perf_counter() - start
     total = sum(v for k, v in timings.items() if k != "set-up")
     parts = ", ".join(f"{k} {v:.2f} s" for k, v in timings.items())
-    print(f"reenact {len(generated)} frames {generated.shape[1]}²: {len(generated) / total:.3g} frames/s mp4 to mp4 ({parts})")
+    print(
+        f"reenact {len(generated)} frames {generated.shape[1]}²: {len(generated) / total:.3g} frames/s mp4 to mp4 ({parts})"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
     random = random_generator(args.width, device)
-    print(f"G width {args.width}: {count_parameters(random.network) / 1e6:.2f} M parameters; device {device}, torch threads {torch.get_num_threads()}")
+    print(
+        f"G width {args.width}: {count_parameters(random.network) / 1e6:.2f} M parameters; device {device}, torch threads {torch.get_num_threads()}"
+    )
     precisions = args.precision if device.type == "cuda" else ["fp32"]
     for precision in precisions:
         fps = bench_generator(random, args.size, args.batch, precision, args.seconds)

@@ -64,11 +64,15 @@ def main(argv: list[str] | None = None) -> int:
         elif args.task == "reenact":
             from headgan_model.apps.reenact import reenact_pairs
 
-            reenact_pairs(args.index, args.source_index, args.model, args.generator, args.out, settings, render, args.preview)
+            reenact_pairs(
+                args.index, args.source_index, args.model, args.generator, args.out, settings, render, args.preview
+            )
         elif args.task == "frontalise":
             from headgan_model.apps.frontalise import frontalise_shard
 
-            frontalise_shard(args.index, args.shard, args.model, args.generator, args.out, settings, render, args.preview)
+            frontalise_shard(
+                args.index, args.shard, args.model, args.generator, args.out, settings, render, args.preview
+            )
         elif args.task == "edit":
             from headgan_model.apps.edit import edit_source
 
@@ -77,7 +81,15 @@ def main(argv: list[str] | None = None) -> int:
             from headgan_model.apps.compress import compress_split
 
             compress_split(args.index, args.model, args.generator, args.out, settings, render, args.preview)
-    except (AppsConfigError, GeneratorFileError, AudioMismatchError, DatasetReaderError, MorphableModelError, RenderConfigError, RenderError) as error:
+    except (
+        AppsConfigError,
+        GeneratorFileError,
+        AudioMismatchError,
+        DatasetReaderError,
+        MorphableModelError,
+        RenderConfigError,
+        RenderError,
+    ) as error:
         print(f"headgan-apps {args.task}: {error}", file=sys.stderr)
         return 2
     return 0

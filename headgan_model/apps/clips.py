@@ -70,7 +70,9 @@ class Clip:
     @cached_property
     def parameters(self) -> FaceParameters:
         """The fit: identity, per-frame expression and camera (NaN on invalid frames)."""
-        return FaceParameters(self._read("fit", "identity"), self._read("fit", "expression"), self._read("fit", "camera"))
+        return FaceParameters(
+            self._read("fit", "identity"), self._read("fit", "expression"), self._read("fit", "camera")
+        )
 
     @cached_property
     def fit_valid(self) -> np.ndarray:

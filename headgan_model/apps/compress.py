@@ -97,7 +97,9 @@ class Encoded:
     def to_bytes(self) -> bytes:
         """The stream (module docstring)."""
         n_values = self.codes.shape[1]
-        header = HEADER.pack(MAGIC, VERSION, self.n_frames, self.bits, len(self.identity), n_values, self.reference, len(self.jpeg))
+        header = HEADER.pack(
+            MAGIC, VERSION, self.n_frames, self.bits, len(self.identity), n_values, self.reference, len(self.jpeg)
+        )
         shifts = np.arange(self.bits - 1, -1, -1, dtype=np.uint64)
         code_bits = ((self.codes.astype(np.uint64)[..., None] >> shifts) & 1).astype(np.uint8)
         floats = np.concatenate([self.identity, self.low, self.high]).astype("<f4").tobytes()
@@ -163,7 +165,14 @@ def _nearest_valid(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return values[rows[np.abs(np.arange(len(values))[:, None] - rows[None]).argmin(axis=1)]]
 
 
-def encode(parameters: FaceParameters, valid: np.ndarray, reference_frame: np.ndarray, reference: int, bits: int, jpeg_quality: int) -> Encoded:
+def encode(
+    parameters: FaceParameters,
+    valid: np.ndarray,
+    reference_frame: np.ndarray,
+    reference: int,
+    bits: int,
+    jpeg_quality: int,
+) -> Encoded:
     """Compress a clip's fit and its reference frame.
 
     Parameters
@@ -181,7 +190,9 @@ def encode(parameters: FaceParameters, valid: np.ndarray, reference_frame: np.nd
     """
     values = np.concatenate([parameters.expression, parameters.camera], axis=1)
     codes, low, high = quantise(_nearest_valid(values, np.asarray(valid, bool)), bits)
-    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(reference_frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+    ok, jpeg = cv2.imencode(
+        ".jpg", cv2.cvtColor(reference_frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
+    )
     if not ok:
         raise RuntimeError("JPEG encoding of the reference frame failed")
     return Encoded(parameters.identity, low, high, codes, bits, reference, jpeg.tobytes())
@@ -232,12 +243,16 @@ def encode_with_codec(frames: np.ndarray, codec: str, kbps: float) -> tuple[int,
     return 8 * sum(p.size for p in packets), np.stack([p.to_ndarray(format="rgb24") for p in pictures])
 
 
-def compress_clip(clip: Clip, renderer: NMFCRenderer, animator: Animator, settings: AppsSettings) -> tuple[Encoded, np.ndarray, list[dict]]:
+def compress_clip(
+    clip: Clip, renderer: NMFCRenderer, animator: Animator, settings: AppsSettings
+) -> tuple[Encoded, np.ndarray, list[dict]]:
     """Encode and decode one clip and compare with the codecs; returns the stream, the decoded
     frames and the rows of ``results.tsv``."""
     options = settings.compress
     reference = clip.n_frames // 2
-    encoded = encode(clip.parameters, clip.fit_valid, clip.frames[reference], reference, options.bits, options.jpeg_quality)
+    encoded = encode(
+        clip.parameters, clip.fit_valid, clip.frames[reference], reference, options.bits, options.jpeg_quality
+    )
     decoded = decode(Encoded.from_bytes(encoded.to_bytes()), renderer, animator)
     seconds = clip.n_frames / FPS
     n_values = encoded.codes.shape[1]
@@ -285,8 +300,14 @@ def summary_table(rows: list[dict]) -> str:
     lines = ["| method | setting | bits/frame | kbit/s | PSNR (dB) |", "|---|---|---:|---:|---:|"]
     for (method, _), members in groups.items():
         mean = {k: np.mean([float(m[k]) for m in members]) for k in ("bits_per_frame", "kbps", "psnr_db")}
-        setting = members[0]["setting"] if method.startswith("lib") or method == "headgan" else "reference amortised over the clip"
-        lines.append(f"| {method} | {setting} | {mean['bits_per_frame']:.1f} | {mean['kbps']:.2f} | {mean['psnr_db']:.2f} |")
+        setting = (
+            members[0]["setting"]
+            if method.startswith("lib") or method == "headgan"
+            else "reference amortised over the clip"
+        )
+        lines.append(
+            f"| {method} | {setting} | {mean['bits_per_frame']:.1f} | {mean['kbps']:.2f} | {mean['psnr_db']:.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -301,8 +322,10 @@ def plot_rate_quality(rows: list[dict], path: Path) -> None:
     for method in dict.fromkeys(r["method"] for r in rows):
         settings = list(dict.fromkeys(r["setting"] for r in rows if r["method"] == method))
         points = [
-            (np.mean([float(r["kbps"]) for r in rows if r["method"] == method and r["setting"] == s]),
-             np.mean([float(r["psnr_db"]) for r in rows if r["method"] == method and r["setting"] == s]))
+            (
+                np.mean([float(r["kbps"]) for r in rows if r["method"] == method and r["setting"] == s]),
+                np.mean([float(r["psnr_db"]) for r in rows if r["method"] == method and r["setting"] == s]),
+            )
             for s in settings
         ]
         x, y = zip(*sorted(points))
@@ -339,7 +362,9 @@ def compress_split(
     rows, renderer = [], None
     with atomic_directory(Path(out_dir)) as tmp:
         for clip in clips:
-            renderer = renderer or NMFCRenderer(model, size=clip.frames.shape[1], batch=render.batch, colouring=render.colouring)
+            renderer = renderer or NMFCRenderer(
+                model, size=clip.frames.shape[1], batch=render.batch, colouring=render.colouring
+            )
             encoded, decoded, clip_rows = compress_clip(clip, renderer, animator, settings)
             (tmp / f"{clip.clip_id}.hgnc").write_bytes(encoded.to_bytes())
             write_mp4(tmp / f"{clip.clip_id}.mp4", decoded, settings=settings.video)

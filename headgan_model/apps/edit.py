@@ -88,7 +88,9 @@ def edit_cells(source: FaceParameters, spread: np.ndarray, settings: AppsSetting
     options = settings.edit
     n_exp = source.expression.shape[1]
     if options.components > n_exp:
-        raise AppsConfigError(f"apps.edit.components is {options.components}; the model has {n_exp} expression components")
+        raise AppsConfigError(
+            f"apps.edit.components is {options.components}; the model has {n_exp} expression components"
+        )
     expressions, cameras, described = [], [], []
     for k in range(options.components):
         for column, amount in enumerate(options.amounts):
@@ -140,10 +142,14 @@ def edit_source(
     fit = source.parameters
     frame_fit = FaceParameters(fit.identity, fit.expression[frame : frame + 1], fit.camera[frame : frame + 1])
     cells, described = edit_cells(frame_fit, expression_spread(clips), settings)
-    renderer = NMFCRenderer(MorphableModel.load(model_path), size=source.frames.shape[1], batch=render.batch, colouring=render.colouring)
+    renderer = NMFCRenderer(
+        MorphableModel.load(model_path), size=source.frames.shape[1], batch=render.batch, colouring=render.colouring
+    )
     nmfc = renderer.render_parameters(cells)
     animator, audio_note = audio_free_animator(settings, generator_path)
-    generated = animator.animate(source.frames[frame], source.nmfc[frame], nmfc, task_audio(animator, len(nmfc)), stills=True)
+    generated = animator.animate(
+        source.frames[frame], source.nmfc[frame], nmfc, task_audio(animator, len(nmfc)), stills=True
+    )
     rows = [{**d, "audio": audio_note} for d in described]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

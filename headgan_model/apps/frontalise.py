@@ -52,7 +52,9 @@ def audio_free_animator(settings: AppsSettings, run_generator: Path) -> tuple[An
     path = Path(settings.audio_free_generator) if settings.audio_free_generator else Path(run_generator)
     loaded = load_generator(path, settings.device)
     if settings.audio_free_generator and loaded.config.use_audio:
-        raise AppsConfigError(f"apps.audio_free_generator {path} uses audio (use_audio true); train one with train.generator.use_audio: false")
+        raise AppsConfigError(
+            f"apps.audio_free_generator {path} uses audio (use_audio true); train one with train.generator.use_audio: false"
+        )
     return Animator(loaded, settings.precision, settings.batch), SILENT if loaded.config.use_audio else AUDIO_FREE
 
 
@@ -119,10 +121,16 @@ def frontalise_shard(
     with atomic_directory(Path(out_dir)) as tmp:
         renderer = None
         for clip in clips:
-            renderer = renderer or NMFCRenderer(model, size=clip.frames.shape[1], batch=render.batch, colouring=render.colouring)
+            renderer = renderer or NMFCRenderer(
+                model, size=clip.frames.shape[1], batch=render.batch, colouring=render.colouring
+            )
             reference = frame_number(settings.reconstruct.reference, clip.n_frames)
-            nmfc = renderer.render_parameters(frontal_parameters(clip.parameters, settings.frontalise.expression), clip.fit_valid)
-            generated = animator.animate(clip.frames[reference], clip.nmfc[reference], nmfc, task_audio(animator, clip.n_frames))
+            nmfc = renderer.render_parameters(
+                frontal_parameters(clip.parameters, settings.frontalise.expression), clip.fit_valid
+            )
+            generated = animator.animate(
+                clip.frames[reference], clip.nmfc[reference], nmfc, task_audio(animator, clip.n_frames)
+            )
             waveform, rate = clip.waveform
             write_mp4(tmp / f"{clip.clip_id}.mp4", generated, waveform, rate, settings.video)
             side = side_by_side(clip.frames[reference], clip.frames, nmfc, generated)

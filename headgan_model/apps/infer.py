@@ -47,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
         if generator:
             sub.add_argument("--generator", required=True, type=Path, help="results/train/RUN/generator.pt")
         sub.add_argument("--out", required=True, type=Path, help="output file")
-        sub.add_argument("--results", default=Path("results"), type=Path, help="the run's results folder (its stores' settings)")
+        sub.add_argument(
+            "--results", default=Path("results"), type=Path, help="the run's results folder (its stores' settings)"
+        )
         sub.add_argument("--models-dir", default=Path("models"), type=Path, help="models directory")
         sub.add_argument("--model", type=Path, help="the run's 3DMM (default RESULTS/3dmm/learned.h5)")
         sub.add_argument("--settings", default="{}", help="JSON of config.yaml `apps:` (device, precision, batch, …)")
@@ -99,7 +101,9 @@ def run(args, settings: AppsSettings) -> None:
         clip = preparer.prepare(args.video)
         reference = len(clip.frames) // 2
         options = settings.compress
-        data = encode(clip.parameters, clip.valid, clip.frames[reference], reference, options.bits, options.jpeg_quality).to_bytes()
+        data = encode(
+            clip.parameters, clip.valid, clip.frames[reference], reference, options.bits, options.jpeg_quality
+        ).to_bytes()
         with atomic_file(args.out, "wb") as handle:
             handle.write(data)
         return
@@ -114,12 +118,20 @@ def run(args, settings: AppsSettings) -> None:
         if args.command == "reconstruct":
             nmfc, audio = clip.nmfc, clip.audio_features if animator.use_audio else None
         else:
-            nmfc = preparer.renderer.render_parameters(frontal_parameters(clip.parameters, settings.frontalise.expression), clip.valid)
+            nmfc = preparer.renderer.render_parameters(
+                frontal_parameters(clip.parameters, settings.frontalise.expression), clip.valid
+            )
             audio = task_audio(animator, len(nmfc))
         generated = animator.animate(clip.frames[reference], clip.nmfc[reference], nmfc, audio)
         write_mp4(args.out, generated, clip.waveform, clip.sample_rate, settings.video)
         if getattr(args, "side", None):
-            write_mp4(args.side, side_by_side(clip.frames[reference], clip.frames, nmfc, generated), clip.waveform, clip.sample_rate, settings.video)
+            write_mp4(
+                args.side,
+                side_by_side(clip.frames[reference], clip.frames, nmfc, generated),
+                clip.waveform,
+                clip.sample_rate,
+                settings.video,
+            )
     elif args.command == "reenact":
         source, driving = preparer.prepare(args.source), preparer.prepare(args.driving)
         frame = len(source.frames) // 2
@@ -142,7 +154,9 @@ def run(args, settings: AppsSettings) -> None:
         spread = expression_spread(split_clips(DatasetReader(args.results / "dataset/test.json")))
         cells, described = edit_cells(_frame(source, frame), spread, settings)
         nmfc = preparer.renderer.render_parameters(cells)
-        generated = animator.animate(source.frames[frame], source.nmfc[frame], nmfc, task_audio(animator, len(nmfc)), stills=True)
+        generated = animator.animate(
+            source.frames[frame], source.nmfc[frame], nmfc, task_audio(animator, len(nmfc)), stills=True
+        )
         write_png(grid(source.frames[frame], generated, described), args.out)
 
 
@@ -151,7 +165,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         run(args, AppsSettings.from_dict(json.loads(args.settings)))
-    except (InputRejected, AppsConfigError, GeneratorFileError, AudioMismatchError, DatasetReaderError, MorphableModelError, FileNotFoundError) as error:
+    except (
+        InputRejected,
+        AppsConfigError,
+        GeneratorFileError,
+        AudioMismatchError,
+        DatasetReaderError,
+        MorphableModelError,
+        FileNotFoundError,
+    ) as error:
         print(f"headgan-infer {args.command}: {error}", file=sys.stderr)
         return 2
     return 0

@@ -92,24 +92,32 @@ def load_generator(path: str | Path, device: str = "auto") -> LoadedGenerator:
     """
     path = Path(path)
     if not path.is_file():
-        raise GeneratorFileError(f"{path}: generator file missing; `snakemake train` writes it (results/train/RUN/generator.pt)")
+        raise GeneratorFileError(
+            f"{path}: generator file missing; `snakemake train` writes it (results/train/RUN/generator.pt)"
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises pickle, zip and runtime errors alike for a bad file
         raise GeneratorFileError(f"{path}: not a readable generator file ({type(error).__name__}: {error})") from None
     if not isinstance(state, dict) or state.get("schema") != GENERATOR_SCHEMA:
         schema = state.get("schema") if isinstance(state, dict) else type(state).__name__
-        raise GeneratorFileError(f"{path}: schema {schema!r}, expected {GENERATOR_SCHEMA!r} (a generator.pt written by training)")
+        raise GeneratorFileError(
+            f"{path}: schema {schema!r}, expected {GENERATOR_SCHEMA!r} (a generator.pt written by training)"
+        )
     try:
         config = TrainSettings.from_dict({"generator": state["generator_config"]}).generator
     except (TrainConfigError, KeyError) as error:
-        raise GeneratorFileError(f"{path}: a generator of another architecture than this code builds: {error}") from None
+        raise GeneratorFileError(
+            f"{path}: a generator of another architecture than this code builds: {error}"
+        ) from None
     network = Generator(config)
     try:
         network.load_state_dict(state["generator"])
     except (RuntimeError, KeyError) as error:
         first = str(error).strip().splitlines()[:3]
-        raise GeneratorFileError(f"{path}: the weights do not fit the generator its settings describe: {' '.join(first)}") from None
+        raise GeneratorFileError(
+            f"{path}: the weights do not fit the generator its settings describe: {' '.join(first)}"
+        ) from None
     torch_device = resolve_device(device)
     return LoadedGenerator(network.to(torch_device).eval(), config, int(state.get("step", 0)), path, torch_device)
 
@@ -154,7 +162,12 @@ class Animator:
         return tensor * 2.0 - 1.0 if signed else tensor
 
     def frames(
-        self, ref_image: np.ndarray, ref_nmfc: np.ndarray, nmfc: np.ndarray, audio: np.ndarray | None, stills: bool = False
+        self,
+        ref_image: np.ndarray,
+        ref_nmfc: np.ndarray,
+        nmfc: np.ndarray,
+        audio: np.ndarray | None,
+        stills: bool = False,
     ) -> Iterator[np.ndarray]:
         """Generate the frames of a sequence, one batch at a time.
 
@@ -189,11 +202,17 @@ class Animator:
         if self.use_audio and audio is None:
             raise AudioMismatchError(f"{self.generator.path} uses audio (use_audio true): audio features are needed")
         if not self.use_audio and audio is not None:
-            raise AudioMismatchError(f"{self.generator.path} is audio-free (use_audio false): it takes no audio features")
+            raise AudioMismatchError(
+                f"{self.generator.path} is audio-free (use_audio false): it takes no audio features"
+            )
         if audio is not None and np.shape(audio) != (n_frames, config.audio_dim):
-            raise ValueError(f"audio must be (T, {config.audio_dim}) = ({n_frames}, {config.audio_dim}), got {np.shape(audio)}")
+            raise ValueError(
+                f"audio must be (T, {config.audio_dim}) = ({n_frames}, {config.audio_dim}), got {np.shape(audio)}"
+            )
         if np.shape(ref_image) != np.shape(ref_nmfc) or np.shape(nmfc)[1:] != np.shape(ref_image):
-            raise ValueError(f"reference {np.shape(ref_image)}, its NMFC {np.shape(ref_nmfc)} and driving NMFC {np.shape(nmfc)} differ in size")
+            raise ValueError(
+                f"reference {np.shape(ref_image)}, its NMFC {np.shape(ref_nmfc)} and driving NMFC {np.shape(nmfc)} differ in size"
+            )
         network = self.generator.network
         with torch.inference_mode(), torch.autocast("cuda", torch.bfloat16, enabled=self.autocast):
             reference = self._images(ref_image[None], signed=True)
@@ -208,7 +227,12 @@ class Animator:
                 yield to_uint8(network.drive(x, reference, features, h)["image"])
 
     def animate(
-        self, ref_image: np.ndarray, ref_nmfc: np.ndarray, nmfc: np.ndarray, audio: np.ndarray | None, stills: bool = False
+        self,
+        ref_image: np.ndarray,
+        ref_nmfc: np.ndarray,
+        nmfc: np.ndarray,
+        audio: np.ndarray | None,
+        stills: bool = False,
     ) -> np.ndarray:
         """:meth:`frames` of the whole sequence, ``(T, S, S, 3)`` uint8."""
         size = np.shape(ref_image)

@@ -68,7 +68,9 @@ class PipelineSettings:
         for stage, folder in STAGE_DIRS.items():
             stores = sorted(Path(results, folder).glob("*.zarr"))
             if not stores:
-                raise FileNotFoundError(f"{Path(results, folder)}: no {stage} store to read the run's settings from (run `snakemake preprocess`)")
+                raise FileNotFoundError(
+                    f"{Path(results, folder)}: no {stage} store to read the run's settings from (run `snakemake preprocess`)"
+                )
             values[stage] = dict(zarr.open_group(str(stores[0]), mode="r").attrs["config"])
         return cls(
             IngestConfig.from_dict(values["ingest"]),
@@ -160,7 +162,9 @@ class Preparer:
             try:
                 result = process_clip(path, self.detector, self.settings.ingest)
             except ClipRejected as error:
-                raise InputRejected(path, f"ingest ({error.stage})", error.rejection.reason, error.rejection.detail) from None
+                raise InputRejected(
+                    path, f"ingest ({error.stage})", error.rejection.reason, error.rejection.detail
+                ) from None
             frames, waveform = result.frames, result.audio
         return self._from_crops(path, frames, waveform)
 
@@ -174,7 +178,9 @@ class Preparer:
         detections = detect_all(self.detector, image[None], cfg.detector.detect_max_side, 1)
         track = tracking.select_main_face(detections, cfg.min_iou)
         if not track.valid.any():
-            raise InputRejected(path, "ingest (track)", "no_face", f"no face scoring ≥ {cfg.detector.score_threshold:g}")
+            raise InputRejected(
+                path, "ingest (track)", "no_face", f"no face scoring ≥ {cfg.detector.score_threshold:g}"
+            )
         if cfg.reject_multiple_faces:
             rejection = tracking.check_multiple_faces(track, cfg.max_second_face_ratio, cfg.multiple_faces_fraction)
             if rejection is not None:
@@ -194,7 +200,15 @@ class Preparer:
             raise InputRejected(path, "fit", *rejection)
         parameters = FaceParameters(fit.identity, fit.expression, fit.camera)
         nmfc = self.renderer.render_parameters(parameters, fit.valid)
-        return Prepared(frames, parameters, fit.valid, nmfc, waveform, settings.ingest.sample_rate, self._features(waveform, len(frames)))
+        return Prepared(
+            frames,
+            parameters,
+            fit.valid,
+            nmfc,
+            waveform,
+            settings.ingest.sample_rate,
+            self._features(waveform, len(frames)),
+        )
 
     def _features(self, waveform: np.ndarray, n_frames: int) -> np.ndarray:
         """``(T, 300)`` audio features as the audio stage computes them (zeros without audio or when silent)."""

@@ -38,7 +38,12 @@ def reconstruct_clip(animator: Animator, clip: Clip, reference: int) -> np.ndarr
 
 
 def reconstruct_shard(
-    index_path: Path, shard: str, generator_path: Path, out_dir: Path, settings: AppsSettings, preview: Path | None = None
+    index_path: Path,
+    shard: str,
+    generator_path: Path,
+    out_dir: Path,
+    settings: AppsSettings,
+    preview: Path | None = None,
 ) -> list[dict]:
     """Reconstruct every clip of one shard of a split's index.
 
@@ -91,7 +96,10 @@ def reconstruct_shard(
 
 def write_preview(rows: list[np.ndarray], path: Path) -> None:
     """Write the rows of :func:`preview_rows` as one PNG (a labelled black tile when there are none)."""
-    write_png(np.concatenate(rows) if rows else label(np.zeros((PREVIEW_TILE, 4 * PREVIEW_TILE, 3), np.uint8), "no clips"), path)
+    write_png(
+        np.concatenate(rows) if rows else label(np.zeros((PREVIEW_TILE, 4 * PREVIEW_TILE, 3), np.uint8), "no clips"),
+        path,
+    )
 
 
 def preview_rows(side: np.ndarray, names: tuple[str, ...], n_frames: int = PREVIEW_FRAMES) -> list[np.ndarray]:

@@ -150,7 +150,9 @@ def named_pairs(driving: list[Clip], sources: list[Clip], pairs: list) -> list[t
     for driving_id, source_id in pairs:
         for clip_id, known, split in ((driving_id, by_id[0], "driving"), (source_id, by_id[1], "source")):
             if clip_id not in known:
-                raise AppsConfigError(f"apps.reenact.pairs: {split} clip {clip_id!r} is not in the {split} split's index")
+                raise AppsConfigError(
+                    f"apps.reenact.pairs: {split} clip {clip_id!r} is not in the {split} split's index"
+                )
         chosen.append((by_id[0][driving_id], by_id[1][source_id]))
     return chosen
 
@@ -183,7 +185,9 @@ class Reenactor:
         """The reenacted NMFC images and generated frames, each ``(T, S, S, 3)`` uint8, of a source
         frame driven by a clip (its audio features, unless the generator is audio-free)."""
         fit = source.parameters
-        frame = FaceParameters(fit.identity, fit.expression[source_frame : source_frame + 1], fit.camera[source_frame : source_frame + 1])
+        frame = FaceParameters(
+            fit.identity, fit.expression[source_frame : source_frame + 1], fit.camera[source_frame : source_frame + 1]
+        )
         nmfc = self.nmfc(frame, driving.parameters)
         audio = driving.audio_features if self.animator.use_audio else None
         return nmfc, self.animator.animate(source.frames[source_frame], source.nmfc[source_frame], nmfc, audio)
@@ -226,7 +230,11 @@ def reenact_pairs(
     options = settings.reenact
     driving = split_clips(DatasetReader(test_index))
     sources = split_clips(DatasetReader(source_index))
-    pairs = named_pairs(driving, sources, options.pairs) if options.pairs else choose_pairs(driving, sources, options.n_pairs, options.seed)
+    pairs = (
+        named_pairs(driving, sources, options.pairs)
+        if options.pairs
+        else choose_pairs(driving, sources, options.n_pairs, options.seed)
+    )
     animator = Animator(load_generator(generator_path, settings.device), settings.precision, settings.batch)
     size = pairs[0][0].frames.shape[1]
     reenactor = Reenactor(animator, MorphableModel.load(model_path), render, size, options.smoothing)

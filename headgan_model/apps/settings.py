@@ -176,10 +176,15 @@ class AppsSettings(StageSettings):
         if self.batch < 1:
             raise AppsConfigError(f"apps.batch must be ≥ 1, got {self.batch}")
         if self.frontalise.expression not in ("own", "neutral"):
-            raise AppsConfigError(f"apps.frontalise.expression must be own or neutral, got {self.frontalise.expression!r}")
+            raise AppsConfigError(
+                f"apps.frontalise.expression must be own or neutral, got {self.frontalise.expression!r}"
+            )
         if not 2 <= self.compress.bits <= 32:
             raise AppsConfigError(f"apps.compress.bits must be in [2, 32], got {self.compress.bits}")
-        for name, value in (("reconstruct.reference", self.reconstruct.reference), ("reenact.source_frame", self.reenact.source_frame)):
+        for name, value in (
+            ("reconstruct.reference", self.reconstruct.reference),
+            ("reenact.source_frame", self.reenact.source_frame),
+        ):
             if value != "middle" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
                 raise AppsConfigError(f"apps.{name} must be 'middle' or a frame number, got {value!r}")
 

@@ -71,7 +71,9 @@ def write_mp4(
             samples = np.asarray(audio, np.float32)[None]
             chunk = sound.codec_context.frame_size or 1024
             for start in range(0, samples.shape[1], chunk):
-                piece = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start : start + chunk]), format="fltp", layout="mono")
+                piece = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(samples[:, start : start + chunk]), format="fltp", layout="mono"
+                )
                 piece.sample_rate, piece.pts, piece.time_base = sample_rate, start, Fraction(1, sample_rate)
                 container.mux(sound.encode(piece))
             container.mux(sound.encode(None))
@@ -100,7 +102,12 @@ def read_mp4(path: str | Path) -> tuple[np.ndarray, np.ndarray | None, dict]:
     """
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        info = {"fps": stream.average_rate, "codec": stream.codec_context.name, "audio_codec": None, "sample_rate": None}
+        info = {
+            "fps": stream.average_rate,
+            "codec": stream.codec_context.name,
+            "audio_codec": None,
+            "sample_rate": None,
+        }
         frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(stream)])
     audio = None
     with av.open(str(path)) as container:

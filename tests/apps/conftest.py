@@ -76,12 +76,19 @@ def apps_results(tmp_path_factory) -> AppsResults:
             crops[clip_id].attrs.update({"sample_rate": SAMPLE_RATE, "has_audio": True})
             for name, values in face_fit(n_frames, model.n_id, model.n_exp, 10 * seed + k).items():
                 replace_array(results, "fit", shard, clip_id, name, values)
-        render_shard(results / f"fit/{shard}.zarr", model_path, results / f"nmfc/{shard}.zarr", RenderConfig(), size=SIZE)
+        render_shard(
+            results / f"fit/{shard}.zarr", model_path, results / f"nmfc/{shard}.zarr", RenderConfig(), size=SIZE
+        )
     for split in ("train", "test"):
         write_index(build_index(results, split)[0], results / f"dataset/{split}.json")
     generators = {}
     for name, use_audio in (("audio", True), ("silent", False)):
-        values = {**SMALL_TRAINING, "steps": 2, "run": name, "generator": {**SMALL_TRAINING["generator"], "use_audio": use_audio}}
+        values = {
+            **SMALL_TRAINING,
+            "steps": 2,
+            "run": name,
+            "generator": {**SMALL_TRAINING["generator"], "use_audio": use_audio},
+        }
         out = results / "train" / name
         train(TrainSettings.from_dict(values), results / "dataset/train.json", out, progress=False)
         generators[name] = out / "generator.pt"

@@ -82,9 +82,20 @@ def cv2_blur(image):
 
 
 def test_compress_split_writes_streams_decoded_clips_table_and_plot(apps_results, tmp_path):
-    settings = AppsSettings.from_dict({"device": "cpu", "compress": {"max_clips": 2, "bitrates": [16.0, 64.0], "codecs": ["libx264"]}})
-    rows = compress_split(apps_results.test_index, apps_results.model, apps_results.generator, tmp_path / "c", settings, plot=tmp_path / "plot.png")
-    assert len(rows) == 2 * (2 + 2) and read_tsv(tmp_path / "c/results.tsv")[0]["bits_per_frame"] == str((3 + 7) * 16)  # the test model has 3 expression components
+    settings = AppsSettings.from_dict(
+        {"device": "cpu", "compress": {"max_clips": 2, "bitrates": [16.0, 64.0], "codecs": ["libx264"]}}
+    )
+    rows = compress_split(
+        apps_results.test_index,
+        apps_results.model,
+        apps_results.generator,
+        tmp_path / "c",
+        settings,
+        plot=tmp_path / "plot.png",
+    )
+    assert len(rows) == 2 * (2 + 2) and read_tsv(tmp_path / "c/results.tsv")[0]["bits_per_frame"] == str(
+        (3 + 7) * 16
+    )  # the test model has 3 expression components
     for clip_id, n_frames in (("id3+c+1", 10), ("id4+d+1", 8)):
         stream = (tmp_path / f"c/{clip_id}.hgnc").read_bytes()
         assert Encoded.from_bytes(stream).n_frames == n_frames

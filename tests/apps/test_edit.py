@@ -30,7 +30,9 @@ def test_turned_cameras_add_the_degrees_and_keep_scale_and_translation():
 
 def test_cells_move_one_component_or_one_angle(apps_results):
     model = MorphableModel.load(apps_results.model)
-    source = FaceParameters(np.zeros(model.n_id), np.zeros((1, model.n_exp)), camera_at(0, 0, 0) * [[0.4, 1, 1, 1, 1, 1, 1]])
+    source = FaceParameters(
+        np.zeros(model.n_id), np.zeros((1, model.n_exp)), camera_at(0, 0, 0) * [[0.4, 1, 1, 1, 1, 1, 1]]
+    )
     settings = AppsSettings.from_dict({"edit": {"components": 2, "amounts": [-1.0, 2.0], "angles": [-20.0, 20.0]}})
     cells, described = edit_cells(source, np.array([3.0, 4.0, 5.0]), settings)
     assert len(cells.expression) == len(described) == 2 * 2 + 3 * 2
@@ -38,7 +40,12 @@ def test_cells_move_one_component_or_one_angle(apps_results):
     assert [d["edit"] for d in described[4:]] == ["yaw", "yaw", "pitch", "pitch", "roll", "roll"]
     # the rendered pose edits show the angles they were given
     renderer = NMFCRenderer(model, size=128)
-    shown = nmfc_pose(renderer.render_parameters(FaceParameters(cells.identity, cells.expression[4:], cells.camera[4:] + [0, 0, 0, 0, 0, 64, 64])), model)
+    shown = nmfc_pose(
+        renderer.render_parameters(
+            FaceParameters(cells.identity, cells.expression[4:], cells.camera[4:] + [0, 0, 0, 0, 0, 64, 64])
+        ),
+        model,
+    )
     expected = np.array([[0, -20, 0], [0, 20, 0], [-20, 0, 0], [20, 0, 0], [0, 0, -20], [0, 0, 20]])
     assert np.abs(shown - expected).max() < 5, shown  # the affine fit of NMFC pixels is good to a few degrees
     with pytest.raises(AppsConfigError, match="components is 9"):
@@ -53,4 +60,10 @@ def test_the_grid_has_one_row_per_edit_and_the_source_first(apps_results, tmp_pa
     assert cv2.imread(str(tmp_path / "edit/nmfc.png")).shape == picture.shape
     assert len(read_tsv(tmp_path / "edit/edits.tsv")) == len(rows) == 25 and rows[0]["audio"] == SILENT
     with pytest.raises(AppsConfigError, match="'nope' is not a clip"):
-        edit_source(apps_results.test_index, apps_results.model, apps_results.generator, tmp_path / "x", AppsSettings.from_dict({"edit": {"source": "nope"}}))
+        edit_source(
+            apps_results.test_index,
+            apps_results.model,
+            apps_results.generator,
+            tmp_path / "x",
+            AppsSettings.from_dict({"edit": {"source": "nope"}}),
+        )

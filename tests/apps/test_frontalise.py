@@ -20,7 +20,9 @@ def test_the_pose_of_nmfc_images_is_the_fitted_one_and_frontal_after_frontalisin
     model = MorphableModel.load(apps_results.model)
     renderer = NMFCRenderer(model, size=128)
     for clip in split_clips(DatasetReader(apps_results.test_index)):
-        fitted = zarr.open_group(str(apps_results.results / f"fit/{clip.entry['shard']}.zarr"), mode="r")[clip.clip_id]["euler"][...]
+        fitted = zarr.open_group(str(apps_results.results / f"fit/{clip.entry['shard']}.zarr"), mode="r")[clip.clip_id][
+            "euler"
+        ][...]
         big = clip.parameters.camera.copy()
         big[:, [0, 5, 6]] *= 4  # the 32² cameras in a 128² crop: more face pixels to measure on
         parameters = type(clip.parameters)(clip.parameters.identity, clip.parameters.expression, big)
@@ -33,14 +35,33 @@ def test_the_pose_of_nmfc_images_is_the_fitted_one_and_frontal_after_frontalisin
 
 def test_frontalised_clips_with_the_audio_free_generator_and_with_silent_features(apps_results, tmp_path):
     settings = AppsSettings.from_dict({"device": "cpu", "audio_free_generator": str(apps_results.audio_free_generator)})
-    rows = frontalise_shard(apps_results.test_index, "test-0000", apps_results.model, apps_results.generator, tmp_path / "a", settings, preview=tmp_path / "a.png")
-    assert [r["audio"] for r in rows] == [AUDIO_FREE] * 2 and read_tsv(tmp_path / "a/clips.tsv")[0]["audio"] == AUDIO_FREE
+    rows = frontalise_shard(
+        apps_results.test_index,
+        "test-0000",
+        apps_results.model,
+        apps_results.generator,
+        tmp_path / "a",
+        settings,
+        preview=tmp_path / "a.png",
+    )
+    assert [r["audio"] for r in rows] == [AUDIO_FREE] * 2 and read_tsv(tmp_path / "a/clips.tsv")[0][
+        "audio"
+    ] == AUDIO_FREE
     for row in rows:
         frames, audio, info = read_mp4(tmp_path / f"a/{row['clip_id']}.mp4")
         assert len(frames) == row["n_frames"] and info["fps"] == 25 and audio is not None
         assert float(row["frontal_abs_angles"]) < float(row["input_abs_angles"])
-    rows = frontalise_shard(apps_results.test_index, "test-0001", apps_results.model, apps_results.generator, tmp_path / "b", AppsSettings.from_dict({"device": "cpu"}))
+    rows = frontalise_shard(
+        apps_results.test_index,
+        "test-0001",
+        apps_results.model,
+        apps_results.generator,
+        tmp_path / "b",
+        AppsSettings.from_dict({"device": "cpu"}),
+    )
     assert [r["audio"] for r in rows] == [SILENT]
     wrong = AppsSettings.from_dict({"audio_free_generator": str(apps_results.generator)})
     with pytest.raises(AppsConfigError, match="uses audio"):
-        frontalise_shard(apps_results.test_index, "test-0001", apps_results.model, apps_results.generator, tmp_path / "c", wrong)
+        frontalise_shard(
+            apps_results.test_index, "test-0001", apps_results.model, apps_results.generator, tmp_path / "c", wrong
+        )

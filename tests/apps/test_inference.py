@@ -35,7 +35,9 @@ def test_sequences_equal_the_generator_on_training_samples(apps_results):
         for t in (0, 1, clip.n_frames - 1):
             sample = dataset[t]
             assert sample["reference"] == reference and sample["frame"] == t
-            out = loaded.network(sample["nmfc"][None], sample["ref_image"][None], sample["ref_nmfc"][None], sample["audio"][None])
+            out = loaded.network(
+                sample["nmfc"][None], sample["ref_image"][None], sample["ref_nmfc"][None], sample["audio"][None]
+            )
             expected = ((out["image"][0].clamp(-1, 1) + 1) * 127.5).round().permute(1, 2, 0).numpy()
             assert np.abs(generated[t].astype(int) - expected.astype(int)).max() <= 1, t
 

@@ -24,10 +24,19 @@ def luma(frames: np.ndarray) -> np.ndarray:
 
 def test_every_clip_of_the_shard_is_written_with_its_audio(apps_results, tmp_path):
     out = tmp_path / "test-0000"
-    rows = reconstruct_shard(apps_results.test_index, "test-0000", apps_results.generator, out, AppsSettings.from_dict(LOSSLESS), tmp_path / "p.png")
+    rows = reconstruct_shard(
+        apps_results.test_index,
+        "test-0000",
+        apps_results.generator,
+        out,
+        AppsSettings.from_dict(LOSSLESS),
+        tmp_path / "p.png",
+    )
     clips = split_clips(DatasetReader(apps_results.test_index), "test-0000")
     assert [r["clip_id"] for r in read_tsv(out / "clips.tsv")] == [c.clip_id for c in clips] == ["id3+c+1", "id4+d+1"]
-    assert sorted(p.name for p in out.iterdir()) == sorted(["clips.tsv"] + [f"{c.clip_id}{s}.mp4" for c in clips for s in ("", ".side")])
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["clips.tsv"] + [f"{c.clip_id}{s}.mp4" for c in clips for s in ("", ".side")]
+    )
     for clip, row in zip(clips, rows):
         assert row["reference"] == clip.n_frames // 2
         frames, audio, info = read_mp4(out / f"{clip.clip_id}.mp4")

@@ -67,19 +67,47 @@ def test_random_pairs_are_cross_identity_and_seeded(apps_results):
     clips = split_clips(DatasetReader(apps_results.test_index))
     pairs = choose_pairs(clips, clips, 15, seed=0)
     assert len(pairs) == 6 and all(d.identity != s.identity for d, s in pairs)  # 3 identities: 3 · 2 pairs
-    assert [(d.clip_id, s.clip_id) for d, s in choose_pairs(clips, clips, 2, seed=0)] == [(d.clip_id, s.clip_id) for d, s in pairs[:2]]
-    assert {(d.clip_id, s.clip_id) for d, s in choose_pairs(clips, clips, 6, seed=1)} == {(d.clip_id, s.clip_id) for d, s in pairs}
+    assert [(d.clip_id, s.clip_id) for d, s in choose_pairs(clips, clips, 2, seed=0)] == [
+        (d.clip_id, s.clip_id) for d, s in pairs[:2]
+    ]
+    assert {(d.clip_id, s.clip_id) for d, s in choose_pairs(clips, clips, 6, seed=1)} == {
+        (d.clip_id, s.clip_id) for d, s in pairs
+    }
     with pytest.raises(AppsConfigError, match="no cross-identity"):
         choose_pairs(clips[:1], clips[:1], 3, seed=0)
 
 
 def test_pairs_are_written_with_the_driving_audio(apps_results, tmp_path):
     settings = AppsSettings.from_dict({"device": "cpu", "reenact": {"pairs": [["id4+d+1", "id5+e+1"]]}})
-    rows = reenact_pairs(apps_results.test_index, apps_results.test_index, apps_results.model, apps_results.generator, tmp_path / "out", settings, preview=tmp_path / "p.png")
+    rows = reenact_pairs(
+        apps_results.test_index,
+        apps_results.test_index,
+        apps_results.model,
+        apps_results.generator,
+        tmp_path / "out",
+        settings,
+        preview=tmp_path / "p.png",
+    )
     assert read_tsv(tmp_path / "out/pairs.tsv") == [{k: str(v) for k, v in row.items()} for row in rows]
-    assert rows == [{"driving": "id4+d+1", "source": "id5+e+1", "source_frame": 3, "n_frames": 8, "driving_identity": "id4", "source_identity": "id5"}]
+    assert rows == [
+        {
+            "driving": "id4+d+1",
+            "source": "id5+e+1",
+            "source_frame": 3,
+            "n_frames": 8,
+            "driving_identity": "id4",
+            "source_identity": "id5",
+        }
+    ]
     frames, audio, info = read_mp4(tmp_path / "out/id4+d+1__id5+e+1.mp4")
     assert frames.shape == (8, 32, 32, 3) and info["fps"] == 25 and 0 <= len(audio) - 8 * 640 < 1024
     assert read_mp4(tmp_path / "out/id4+d+1__id5+e+1.side.mp4")[0].shape == (8, 32, 128, 3)
     with pytest.raises(AppsConfigError, match="'nope' is not in the source split"):
-        reenact_pairs(apps_results.test_index, apps_results.test_index, apps_results.model, apps_results.generator, tmp_path / "x", AppsSettings.from_dict({"reenact": {"pairs": [["id4+d+1", "nope"]]}}))
+        reenact_pairs(
+            apps_results.test_index,
+            apps_results.test_index,
+            apps_results.model,
+            apps_results.generator,
+            tmp_path / "x",
+            AppsSettings.from_dict({"reenact": {"pairs": [["id4+d+1", "nope"]]}}),
+        )

@@ -17,7 +17,11 @@ def test_apps_target_writes_every_task_and_infer_reenacts_a_demo_frame(tmp_path,
     config = tiny_config(tmp_path, workflow_models)
     config["train"] = dict(TINY_TRAINING)
     # the demo's test split holds one identity: sources from the training split
-    config["apps"] = {"device": "cpu", "reenact": {"source_split": "train", "n_pairs": 2}, "compress": {"max_clips": 1, "bitrates": [16.0, 64.0]}}
+    config["apps"] = {
+        "device": "cpu",
+        "reenact": {"source_split": "train", "n_pairs": 2},
+        "compress": {"max_clips": 1, "bitrates": [16.0, 64.0]},
+    }
     snakemake(tmp_path, "apps", config=config)
     apps = tmp_path / "results/apps/headgan"
     for task in ("reconstruct", "frontalise"):
@@ -36,10 +40,26 @@ def test_apps_target_writes_every_task_and_infer_reenacts_a_demo_frame(tmp_path,
     with av.open(str(driving)) as container:
         frame = next(container.decode(video=0)).to_ndarray(format="bgr24")
     cv2.imwrite(str(tmp_path / "face.png"), frame)
-    command = [sys.executable, "-m", "headgan_model.apps.infer", "reenact", "--source", str(tmp_path / "face.png"),
-               "--driving", str(driving), "--generator", str(tmp_path / "results/train/headgan/generator.pt"),
-               "--out", str(tmp_path / "out.mp4"), "--results", str(tmp_path / "results"),
-               "--models-dir", str(workflow_models), "--settings", '{"device": "cpu"}']
+    command = [
+        sys.executable,
+        "-m",
+        "headgan_model.apps.infer",
+        "reenact",
+        "--source",
+        str(tmp_path / "face.png"),
+        "--driving",
+        str(driving),
+        "--generator",
+        str(tmp_path / "results/train/headgan/generator.pt"),
+        "--out",
+        str(tmp_path / "out.mp4"),
+        "--results",
+        str(tmp_path / "results"),
+        "--models-dir",
+        str(workflow_models),
+        "--settings",
+        '{"device": "cpu"}',
+    ]
     subprocess.run(command, check=True, cwd=tmp_path, capture_output=True)
     frames, audio, info = read_mp4(tmp_path / "out.mp4")
     with av.open(str(driving)) as container:
