@@ -6,15 +6,18 @@ expression basis; ``n_exp + 7`` in general). Each of these per-frame values is q
 to ``bits`` bits between its minimum and maximum over the clip (both sent once as float32): the
 code of ``v`` is ``round((v − low) / step)`` with ``step = (high − low) / (2^bits − 1)``, so the
 decoded value is within ``step / 2`` of ``v``. Frames the fit marked invalid take the values of the
-nearest valid frame. No audio is sent; the decoder's generator is the audio-free one or gets
+nearest valid frame. With ``audio_kbps`` the clip's audio is sent too, as AAC (FFmpeg's encoder,
+ADTS frames); the generator does not see it: the decoder's generator is the audio-free one or gets
 silent-audio features (:func:`headgan_model.apps.frontalise.audio_free_animator`).
 
 **Stream** (little-endian; :func:`stream_bits` counts it)::
 
-    header        8 × uint32: magic, version, T, bits, n_id, n_values, reference frame, JPEG bytes
+    header        11 × uint32: magic, version, T, bits, n_id, n_values, reference frame, JPEG bytes,
+                  audio bytes, audio sample rate, audio samples
     identity      n_id × float32
     low, high     2 · n_values × float32
     reference     the JPEG
+    audio         the AAC frames (none without audio)
     codes         T · n_values · bits bits, packed MSB first, padded to a whole byte
 
 With 16 bits the per-frame payload is 35 · 16 = 560 bits, 14 kbit/s at 25 fps; the header,
@@ -30,8 +33,9 @@ at target bitrates and measures the bits they took and the PSNR of the decoded f
 
 from __future__ import annotations
 
+import io
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -55,7 +59,9 @@ from headgan_prep.store.atomic import atomic_directory, atomic_file
 MAGIC = 0x48474E43
 """``"HGNC"``: first word of a stream."""
 VERSION = 1
-HEADER = struct.Struct("<8I")
+HEADER = struct.Struct("<11I")
+AAC_PRIMING = 1024
+"""Samples of silence FFmpeg's AAC encoder puts before the audio (dropped when decoding)."""
 DECODERS = {"libx264": "h264", "libx265": "hevc"}
 """Decoder of each compared encoder."""
 CODEC_OPTIONS = {"libx264": {"threads": "1"}, "libx265": {"x265-params": "log-level=error:pools=1:frame-threads=1"}}
@@ -80,6 +86,10 @@ class Encoded:
         Frame number of the reference.
     jpeg : bytes
         The reference frame.
+    audio : bytes
+        AAC frames of the audio (empty: none).
+    sample_rate, n_samples : int
+        Of the audio (0 without).
     """
 
     identity: np.ndarray
@@ -89,6 +99,9 @@ class Encoded:
     bits: int
     reference: int
     jpeg: bytes
+    audio: bytes = b""
+    sample_rate: int = 0
+    n_samples: int = 0
 
     @property
     def n_frames(self) -> int:
@@ -98,33 +111,71 @@ class Encoded:
         """The stream (module docstring)."""
         n_values = self.codes.shape[1]
         header = HEADER.pack(
-            MAGIC, VERSION, self.n_frames, self.bits, len(self.identity), n_values, self.reference, len(self.jpeg)
+            MAGIC,
+            VERSION,
+            self.n_frames,
+            self.bits,
+            len(self.identity),
+            n_values,
+            self.reference,
+            len(self.jpeg),
+            len(self.audio),
+            self.sample_rate,
+            self.n_samples,
         )
         shifts = np.arange(self.bits - 1, -1, -1, dtype=np.uint64)
         code_bits = ((self.codes.astype(np.uint64)[..., None] >> shifts) & 1).astype(np.uint8)
         floats = np.concatenate([self.identity, self.low, self.high]).astype("<f4").tobytes()
-        return header + floats + self.jpeg + np.packbits(code_bits.ravel()).tobytes()
+        return header + floats + self.jpeg + self.audio + np.packbits(code_bits.ravel()).tobytes()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Encoded:
         """Parse a stream of :meth:`to_bytes`."""
-        magic, version, n_frames, bits, n_id, n_values, reference, n_jpeg = HEADER.unpack_from(data)
+        magic, version, n_frames, bits, n_id, n_values, reference, n_jpeg, n_audio, rate, n_samples = (
+            HEADER.unpack_from(data)
+        )
         if (magic, version) != (MAGIC, VERSION):
             raise ValueError(f"not a HeadGAN compressed stream (magic {magic:#x}, version {version})")
         offset = HEADER.size
         floats = np.frombuffer(data, "<f4", n_id + 2 * n_values, offset).astype(np.float32)
         offset += 4 * len(floats)
-        jpeg = data[offset : offset + n_jpeg]
-        code_bits = np.unpackbits(np.frombuffer(data, np.uint8, offset=offset + n_jpeg))[: n_frames * n_values * bits]
+        jpeg, audio = data[offset : offset + n_jpeg], data[offset + n_jpeg : offset + n_jpeg + n_audio]
+        offset += n_jpeg + n_audio
+        code_bits = np.unpackbits(np.frombuffer(data, np.uint8, offset=offset))[: n_frames * n_values * bits]
         weights = np.uint64(1) << np.arange(bits - 1, -1, -1, dtype=np.uint64)
         codes = (code_bits.reshape(n_frames, n_values, bits).astype(np.uint64) * weights).sum(axis=-1).astype(np.uint32)
         identity, low, high = floats[:n_id], floats[n_id : n_id + n_values], floats[n_id + n_values :]
-        return cls(identity, low, high, codes, bits, reference, jpeg)
+        return cls(identity, low, high, codes, bits, reference, jpeg, audio, rate, n_samples)
 
 
-def stream_bits(n_frames: int, n_id: int, n_values: int, bits: int, jpeg_bytes: int) -> int:
-    """Length in bits of a stream (module docstring): header, floats and JPEG, codes padded to a byte."""
-    return 8 * (HEADER.size + 4 * (n_id + 2 * n_values) + jpeg_bytes + -(-n_frames * n_values * bits // 8))
+def stream_bits(n_frames: int, n_id: int, n_values: int, bits: int, jpeg_bytes: int, audio_bytes: int = 0) -> int:
+    """Length in bits of a stream (module docstring): header, floats, JPEG and audio, codes padded to a byte."""
+    payload = HEADER.size + 4 * (n_id + 2 * n_values) + jpeg_bytes + audio_bytes
+    return 8 * (payload + -(-n_frames * n_values * bits // 8))
+
+
+def encode_audio(waveform: np.ndarray, sample_rate: int, kbps: float) -> bytes:
+    """``(N,)`` float32 mono samples as AAC frames (ADTS) at about ``kbps`` kbit/s."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="adts") as container:
+        stream = container.add_stream("aac", rate=sample_rate, layout="mono")
+        stream.bit_rate = int(kbps * 1000)
+        samples = np.asarray(waveform, np.float32)[None]
+        for start in range(0, samples.shape[1], 1024):
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start : start + 1024]), "fltp", "mono")
+            frame.sample_rate, frame.pts, frame.time_base = sample_rate, start, Fraction(1, sample_rate)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return buffer.getvalue()
+
+
+def decode_audio(encoded: Encoded) -> np.ndarray:
+    """``(n_samples,)`` float32: the stream's audio decoded (empty without audio)."""
+    if not encoded.audio:
+        return np.zeros(0, np.float32)
+    with av.open(io.BytesIO(encoded.audio), format="adts") as container:
+        samples = np.concatenate([frame.to_ndarray().mean(axis=0) for frame in container.decode(audio=0)])
+    return samples[AAC_PRIMING : AAC_PRIMING + encoded.n_samples].astype(np.float32)
 
 
 def quantise(values: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -198,6 +249,13 @@ def encode(
     return Encoded(parameters.identity, low, high, codes, bits, reference, jpeg.tobytes())
 
 
+def with_audio(encoded: Encoded, waveform: np.ndarray, sample_rate: int, kbps: float) -> Encoded:
+    """``encoded`` with ``(N,)`` float32 mono audio added as AAC at about ``kbps`` kbit/s."""
+    return replace(
+        encoded, audio=encode_audio(waveform, sample_rate, kbps), sample_rate=sample_rate, n_samples=len(waveform)
+    )
+
+
 def decoded_parameters(encoded: Encoded) -> FaceParameters:
     """The dequantised fit."""
     values = dequantise(encoded)
@@ -253,10 +311,16 @@ def compress_clip(
     encoded = encode(
         clip.parameters, clip.fit_valid, clip.frames[reference], reference, options.bits, options.jpeg_quality
     )
+    waveform, rate = clip.waveform
+    if options.audio_kbps and len(waveform):
+        encoded = with_audio(encoded, waveform, rate, options.audio_kbps)
     decoded = decode(Encoded.from_bytes(encoded.to_bytes()), renderer, animator)
     seconds = clip.n_frames / FPS
     n_values = encoded.codes.shape[1]
-    total = stream_bits(clip.n_frames, len(encoded.identity), n_values, options.bits, len(encoded.jpeg))
+    total = stream_bits(
+        clip.n_frames, len(encoded.identity), n_values, options.bits, len(encoded.jpeg), len(encoded.audio)
+    )
+    audio_note = f", AAC {len(encoded.audio)} bytes" if encoded.audio else ""
     rows = [
         {
             "clip_id": clip.clip_id,
@@ -269,7 +333,7 @@ def compress_clip(
         {
             "clip_id": clip.clip_id,
             "method": "headgan+reference",
-            "setting": f"JPEG q{options.jpeg_quality}, {len(encoded.jpeg)} bytes",
+            "setting": f"JPEG q{options.jpeg_quality}, {len(encoded.jpeg)} bytes{audio_note}",
             "bits_per_frame": f"{total / clip.n_frames:.1f}",
             "kbps": f"{total / seconds / 1000:.3f}",
             "psnr_db": f"{psnr(decoded, clip.frames):.3f}",
@@ -367,7 +431,9 @@ def compress_split(
             )
             encoded, decoded, clip_rows = compress_clip(clip, renderer, animator, settings)
             (tmp / f"{clip.clip_id}.hgnc").write_bytes(encoded.to_bytes())
-            write_mp4(tmp / f"{clip.clip_id}.mp4", decoded, settings=settings.video)
+            stream = Encoded.from_bytes(encoded.to_bytes())
+            audio = decode_audio(stream)
+            write_mp4(tmp / f"{clip.clip_id}.mp4", decoded, audio, stream.sample_rate, settings.video)
             rows += clip_rows
         write_tsv(tmp / "results.tsv", rows, RESULT_COLUMNS)
         (tmp / "table.md").write_text(summary_table(rows))

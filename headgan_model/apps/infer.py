@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from headgan_model.apps.clips import split_clips
-from headgan_model.apps.compress import Encoded, decode, encode
+from headgan_model.apps.compress import Encoded, decode, decode_audio, encode, with_audio
 from headgan_model.apps.edit import edit_cells, expression_spread, grid
 from headgan_model.apps.frontalise import audio_free_animator, frontal_parameters, task_audio
 from headgan_model.apps.inference import Animator, AudioMismatchError, GeneratorFileError, load_generator
@@ -94,16 +94,19 @@ def run(args, settings: AppsSettings) -> None:
         renderer = NMFCRenderer(model, size=pipeline.ingest.crop_size, batch=render.batch, colouring=render.colouring)
         animator, _ = audio_free_animator(settings, args.generator)
         frames = decode(encoded, renderer, animator)
-        write_mp4(args.out, frames, settings=settings.video)
+        write_mp4(args.out, frames, decode_audio(encoded), encoded.sample_rate, settings.video)
         return
     preparer = _preparer(args)
     if args.command == "compress":
         clip = preparer.prepare(args.video)
         reference = len(clip.frames) // 2
         options = settings.compress
-        data = encode(
+        encoded = encode(
             clip.parameters, clip.valid, clip.frames[reference], reference, options.bits, options.jpeg_quality
-        ).to_bytes()
+        )
+        if options.audio_kbps and len(clip.waveform):
+            encoded = with_audio(encoded, clip.waveform, clip.sample_rate, options.audio_kbps)
+        data = encoded.to_bytes()
         with atomic_file(args.out, "wb") as handle:
             handle.write(data)
         return

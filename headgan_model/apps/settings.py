@@ -127,6 +127,8 @@ class CompressSettings:
         Encoders compared with (through PyAV).
     max_clips : int
         Test clips compressed.
+    audio_kbps : float
+        AAC bitrate of the audio sent with the stream (counted in its size); 0: no audio.
     """
 
     bits: int = 16
@@ -134,6 +136,7 @@ class CompressSettings:
     bitrates: list = field(default_factory=lambda: [8.0, 16.0, 32.0, 64.0, 128.0, 256.0])
     codecs: list = field(default_factory=lambda: ["libx264", "libx265"])
     max_clips: int = 4
+    audio_kbps: float = 0.0
 
 
 @dataclass(frozen=True)

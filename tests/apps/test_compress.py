@@ -6,6 +6,7 @@ import pytest
 from headgan_model.apps.compress import (
     Encoded,
     compress_split,
+    decode_audio,
     decoded_parameters,
     encode,
     encode_with_codec,
@@ -13,6 +14,7 @@ from headgan_model.apps.compress import (
     quantisation_step,
     quantise,
     stream_bits,
+    with_audio,
 )
 from headgan_model.apps.settings import AppsSettings
 from headgan_model.apps.tables import read_tsv
@@ -56,11 +58,27 @@ def test_quantisation_of_a_constant_column_and_invalid_frames():
 def test_stream_length_by_hand():
     encoded = encode(fit(50), np.ones(50, bool), np.full((32, 32, 3), 90, np.uint8), 25, 16, 90)
     data = encoded.to_bytes()
-    # header 8 words, identity 80 + ranges 2 · 35 floats, the JPEG, 50 · 35 · 16 bits of codes
-    by_hand = 8 * (8 * 4 + (80 + 70) * 4 + len(encoded.jpeg)) + 50 * 35 * 16
+    # header 11 words, identity 80 + ranges 2 · 35 floats, the JPEG, 50 · 35 · 16 bits of codes
+    by_hand = 8 * (11 * 4 + (80 + 70) * 4 + len(encoded.jpeg)) + 50 * 35 * 16
     assert len(data) * 8 == by_hand == stream_bits(50, 80, 35, 16, len(encoded.jpeg))
     # 35 · 16 = 560 bits per frame: 14 kbit/s at 25 fps; 13 bits: 35 · 13 = 455 bits, padded once
-    assert stream_bits(3, 0, 35, 13, 0) == 8 * (32 + 4 * 70) + 8 * 171  # 1365 bits → 171 bytes
+    assert stream_bits(3, 0, 35, 13, 0) == 8 * (44 + 4 * 70) + 8 * 171  # 1365 bits → 171 bytes
+
+
+def test_audio_travels_in_the_stream_and_is_counted():
+    rng = np.random.default_rng(0)
+    waveform = (np.convolve(rng.normal(size=32000), np.ones(8) / 8, "same") * 0.3).astype(np.float32)  # 2 s
+    plain = encode(fit(50), np.ones(50, bool), np.full((32, 32, 3), 90, np.uint8), 25, 16, 90)
+    encoded = with_audio(plain, waveform, 16000, 32)
+    data = encoded.to_bytes()
+    assert len(data) - len(plain.to_bytes()) == len(encoded.audio) > 0
+    assert len(data) * 8 == stream_bits(50, 80, 35, 16, len(encoded.jpeg), len(encoded.audio))
+    assert 16 < len(encoded.audio) * 8 / 2 / 1000 < 48  # about the 32 kbit/s asked for, over 2 s
+    parsed = Encoded.from_bytes(data)
+    np.testing.assert_array_equal(parsed.codes, plain.codes)
+    audio = decode_audio(parsed)
+    assert len(audio) == 32000 and np.corrcoef(audio, waveform)[0, 1] > 0.9  # aligned: the priming is dropped
+    assert len(decode_audio(Encoded.from_bytes(plain.to_bytes()))) == 0
 
 
 def test_codecs_keep_under_their_target_and_quality_grows_with_rate():
@@ -83,7 +101,10 @@ def cv2_blur(image):
 
 def test_compress_split_writes_streams_decoded_clips_table_and_plot(apps_results, tmp_path):
     settings = AppsSettings.from_dict(
-        {"device": "cpu", "compress": {"max_clips": 2, "bitrates": [16.0, 64.0], "codecs": ["libx264"]}}
+        {
+            "device": "cpu",
+            "compress": {"max_clips": 2, "bitrates": [16.0, 64.0], "codecs": ["libx264"], "audio_kbps": 24.0},
+        }
     )
     rows = compress_split(
         apps_results.test_index,
@@ -99,7 +120,8 @@ def test_compress_split_writes_streams_decoded_clips_table_and_plot(apps_results
     for clip_id, n_frames in (("id3+c+1", 10), ("id4+d+1", 8)):
         stream = (tmp_path / f"c/{clip_id}.hgnc").read_bytes()
         assert Encoded.from_bytes(stream).n_frames == n_frames
-        assert len(read_mp4(tmp_path / f"c/{clip_id}.mp4")[0]) == n_frames
+        frames, audio, _ = read_mp4(tmp_path / f"c/{clip_id}.mp4")
+        assert len(frames) == n_frames and 0 <= len(audio) - n_frames * 640 < 1024  # the stream's audio
     table = (tmp_path / "c/table.md").read_text()
     assert "| headgan | 10 values × 16 bits | 160.0 | 4.00 |" in table and "libx264" in table
     assert (tmp_path / "plot.png").stat().st_size > 1000
