@@ -252,3 +252,48 @@ def manifest_inputs(wildcards):
     if split_csv() is not None:
         inputs["split_csv"] = split_csv()
     return inputs
+
+
+# Applications (workflow/rules/apps.smk)
+APPS_RUN = RESULTS / "apps" / config["train"]["run"]
+APPS_SETTINGS = json.dumps(config.get("apps", {}), sort_keys=True)
+
+
+def test_shards():
+    """The test split's shards (after the manifest checkpoint)."""
+    return sorted(s for s in manifest_shards() if s.rsplit("-", 1)[0] == "test")
+
+
+def audio_free_generator():
+    """The audio-free generator of frontalise and edit as an input ([] without one)."""
+    path = config.get("apps", {}).get("audio_free_generator")
+    return [path] if path else []
+
+
+def test_shard_stores(wildcards):
+    """Crop, NMFC, audio and fit stores of one test shard."""
+    return [
+        RESULTS / f"{stage}/{wildcards.shard}.zarr"
+        for stage in ("crops", "nmfc", "audio", "fit")
+    ]
+
+
+def apps_outputs(wildcards):
+    """Every application's outputs: reconstruction per test shard, the other tasks once."""
+    return expand(
+        [APPS_RUN / "reconstruct/{shard}", APPS_RUN / "frontalise/{shard}"],
+        shard=test_shards(),
+    ) + [
+        APPS_RUN / "reenact/videos",
+        APPS_RUN / "edit/grid.png",
+        APPS_RUN / "compress/streams",
+    ]
+
+
+def all_split_stores(split):
+    """Every stage's store of every shard of one split."""
+    shards = [s for s in manifest_shards() if s.rsplit("-", 1)[0] == split]
+    return [stage.store(RESULTS, shard) for shard in shards for stage in STAGES]
+
+
+REENACT_SPLIT = config.get("apps", {}).get("reenact", {}).get("source_split", "test")
