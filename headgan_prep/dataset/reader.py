@@ -139,6 +139,12 @@ class DatasetReader:
         runs = [array[int(run[0]) : int(run[-1]) + 1] for run in np.split(unique, breaks)]
         return np.concatenate(runs)[positions]
 
+    def valid(self, clip: int) -> np.ndarray:
+        """(T,) bool: the frames of clip number ``clip`` valid in every stage (the index's ``invalid_frames``)."""
+        valid = np.ones(int(self.n_frames[clip]), dtype=bool)
+        valid[self.clips[clip]["invalid_frames"]] = False
+        return valid
+
     def middle_frame(self, clip: int) -> int:
         """The fixed reference frame of a clip at test time: its middle frame (the official policy)."""
         return int(self.n_frames[clip] // 2)
@@ -159,6 +165,37 @@ def nmfc_window(frames: np.ndarray, past: int) -> np.ndarray:
     """
     offsets = np.arange(-past, 1, dtype=np.int64)
     return np.maximum(np.asarray(frames, dtype=np.int64)[:, None] + offsets, 0)
+
+
+def usable_starts(valid: np.ndarray, length: int, past: int) -> np.ndarray:
+    """The first frames t of the samples of ``length`` frames that read valid frames only.
+
+    A sample starting at t reads the NMFC images of :func:`nmfc_window` of t … t + length − 1,
+    that is frames max(t − past, 0) … t + length − 1 (clamped at the clip's start), and the crops
+    of t … t + length − 1: all of them must be valid.
+
+    Parameters
+    ----------
+    valid : (T,) bool
+        Per frame, valid in every stage (:meth:`DatasetReader.valid`).
+    length : int
+        Frames per sample, ≥ 1.
+    past : int
+        Previous NMFC images per frame, ≥ 0.
+
+    Returns
+    -------
+    (n,) int64, increasing: the usable starts (empty when the clip has none).
+    """
+    valid = np.asarray(valid, dtype=bool)
+    n_starts = len(valid) - length + 1
+    if n_starts < 1:
+        return np.zeros(0, dtype=np.int64)
+    # invalid frames among the first i, so frames a … b−1 are all valid when bad[b] == bad[a]
+    bad = np.concatenate([[0], np.cumsum(~valid)])
+    starts = np.arange(n_starts)
+    first = np.maximum(starts - past, 0)
+    return starts[bad[starts + length] == bad[first]].astype(np.int64)
 
 
 def read_sample(reader: DatasetReader, clip: int, start: int, reference: int, length: int = 1, past: int = 2) -> dict:
