@@ -12,7 +12,7 @@ A run lives in ``{out}/`` (``results/train/{run}/``)::
     samples/step-{step:08d}.png      sample grids: reference | driving NMFC | flow | warped | generated | real
     losses.tsv                       step and every loss term, averaged over the log_every steps before it
     loss_curves.png                  the losses.tsv curves
-    generator.pt                     the final generator: settings and weights (what inference loads)
+    generator.pt                     the final generator: settings, stand-ins and weights (what inference loads)
     samples.png                      the final sample grid
 
 Starting a run whose folder holds checkpoints continues from the newest one: the sample stream is
@@ -44,6 +44,7 @@ from headgan_model.networks.discriminator import ImageDiscriminator, MouthDiscri
 from headgan_model.networks.generator import Generator
 from headgan_model.train.losses import crop_mouths, discriminator_losses, generator_losses
 from headgan_model.train.settings import TrainConfigError, TrainSettings
+from headgan_model.train.standins import find_stand_ins
 from headgan_model.networks.summary import count_parameters
 from headgan_model.networks.vgg import VGGLoss, load_vgg19
 from headgan_model.train.visualize import plot_losses, sample_grid
@@ -135,6 +136,7 @@ class Trainer:
         self.dataset = SelfReenactmentDataset(index_path, as_uint8=True)
         if len(self.dataset) == 0:
             raise TrainConfigError(f"{index_path} lists no clip to train on")
+        self.stand_ins = find_stand_ins(self.dataset.reader)
         if self.world_size > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.generator, self.discriminator, self.mouth_discriminator = (
@@ -199,6 +201,7 @@ class Trainer:
             "step": self.step,
             "settings": self.settings.to_dict(),
             "architecture": self.settings.architecture(),
+            "stand_ins": self.stand_ins,
             "optimizers": {name: optimizer.state_dict() for name, optimizer in self.optimizers.items()},
             "scaler": self.scaler.state_dict(),
         }
@@ -315,6 +318,7 @@ class Trainer:
             "schema": GENERATOR_SCHEMA,
             "step": self.step,
             "generator_config": self.settings.to_dict()["generator"],
+            "stand_ins": self.stand_ins,
             "generator": self.networks["generator"].state_dict(),
         }
         atomic_save(state, path)
@@ -348,6 +352,11 @@ class RunLog:
         with self.tsv.open(newline="") as handle:
             rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle, delimiter="\t")]
         return [row for row in rows if row["step"] <= resume_step]
+
+    def stand_ins(self, step: int, stand_ins: list[str]) -> None:
+        """The run's stand-ins (:func:`headgan_model.train.standins.find_stand_ins`) as TensorBoard text."""
+        text = "\n".join(f"- {line}" for line in stand_ins) or "none: the paper's inputs"
+        self.writer.add_text("run/stand_ins", text, step)
 
     def scalars(self, step: int, losses: dict[str, float], samples_per_s: float) -> None:
         for name, value in losses.items():
@@ -386,6 +395,9 @@ def train(settings: TrainSettings, index_path: Path, out: Path, models_dir: Path
     run_log = RunLog(out, trainer.step) if main else None
     if main:
         log.info("%s", trainer.describe())
+        for stand_in in trainer.stand_ins:
+            log.warning("training on a stand-in: %s", stand_in)
+        run_log.stand_ins(trainer.step, trainer.stand_ins)
     history = []
     if trainer.step < settings.steps:
         bar = tqdm(total=settings.steps, initial=trainer.step, disable=not (main and progress), unit="step")
