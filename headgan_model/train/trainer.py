@@ -3,7 +3,10 @@
 One step: the generator G renders frame t of a clip from x_{t−2:t}, a reference frame of the same
 clip and the audio features; G is updated on Eq. 6 (hinge adversarial through D and D_m, L1 and
 VGG on the generated and on the warped frame, feature matching through both discriminators), then
-D and D_m on their hinge losses (Eq. 7). Adam (lr 2e-4, β = (0.5, 0.999)) for all three.
+D and D_m on their hinge losses (Eq. 7). Adam (lr 2e-4, β = (0.5, 0.999)) for all three. The
+``official`` preset (:data:`headgan_model.train.settings.PRESETS`) follows HeadGAN's official code
+instead where it differs: D and D_m updated every ``d_every`` generator steps, the learning rate
+decayed, F's flow mask trained against a foreground mask, L1 on the face region, and more.
 
 A run lives in ``{out}/`` (``results/train/{run}/``)::
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import logging
+import math
 import os
 import time
 from pathlib import Path
@@ -42,7 +46,15 @@ from tqdm import tqdm
 from headgan_model.train.data import SelfReenactmentDataset, TrainingSampler, normalize_batch
 from headgan_model.networks.discriminator import ImageDiscriminator, MouthDiscriminator
 from headgan_model.networks.generator import Generator
-from headgan_model.train.losses import crop_mouths, discriminator_losses, generator_losses
+from headgan_model.networks.init import xavier_init
+from headgan_model.train.foreground import ParserForeground, load_face_parser, nmfc_foreground, union
+from headgan_model.train.losses import (
+    crop_mouths,
+    discriminator_losses,
+    face_mask,
+    feature_matching_layer_weight,
+    generator_losses,
+)
 from headgan_model.train.settings import TrainConfigError, TrainSettings
 from headgan_model.train.standins import find_stand_ins
 from headgan_model.networks.summary import count_parameters
@@ -119,10 +131,14 @@ class Trainer:
         torch.manual_seed(settings.seed)
         self.generator = Generator(settings.generator).to(self.device)
         self.discriminator = ImageDiscriminator(settings.discriminator).to(self.device)
-        self.mouth_discriminator = MouthDiscriminator(settings.mouth_discriminator, settings.generator.audio_dim).to(
+        self.mouth_discriminator = MouthDiscriminator(settings.mouth_discriminator, settings.mouth_audio_dim).to(
             self.device
         )
+        if settings.init == "xavier":
+            for network in (self.generator, self.discriminator, self.mouth_discriminator):
+                xavier_init(network, settings.init_gain)
         self.vgg_loss = self._vgg_loss(Path(models_dir))
+        self.foreground = self._foreground(Path(models_dir))
         betas = (settings.beta1, settings.beta2)
         self.optimizers = {
             "generator": torch.optim.Adam(self.generator.parameters(), lr=settings.lr, betas=betas),
@@ -137,6 +153,8 @@ class Trainer:
         if len(self.dataset) == 0:
             raise TrainConfigError(f"{index_path} lists no clip to train on")
         self.stand_ins = find_stand_ins(self.dataset.reader)
+        clips = len(TrainingSampler(self.dataset, settings.batch_size).clips)
+        self.steps_per_epoch = math.ceil(clips / (settings.batch_size * self.world_size))
         if self.world_size > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.generator, self.discriminator, self.mouth_discriminator = (
@@ -164,7 +182,30 @@ class Trainer:
             log.warning("train.vgg.enabled is false: training WITHOUT the VGG perceptual loss (the paper uses it)")
             return None
         path = Path(vgg.weights) if Path(vgg.weights).is_absolute() else models_dir / vgg.weights
-        return VGGLoss(load_vgg19(path)).to(self.device)
+        return VGGLoss(load_vgg19(path, imagenet_input=vgg.input == "imagenet")).to(self.device)
+
+    def _foreground(self, models_dir: Path) -> ParserForeground | str | None:
+        """The flow mask's target: a face parser, ``"nmfc"``, or None (no mask loss)."""
+        s = self.settings
+        if not (s.generator.use_flow and s.generator.flow_mask and s.losses.flow_mask > 0):
+            return None
+        if s.flow_mask.target == "nmfc":
+            return "nmfc"
+        path = Path(s.flow_mask.parser)
+        path = path if path.is_absolute() else models_dir / path
+        return ParserForeground(load_face_parser(path, s.flow_mask.parser_size), s.flow_mask.parser_size).to(self.device)
+
+    def flow_mask_target(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """``(B, 1, H, W)`` foreground of the target and reference frames (their union), or None."""
+        if self.foreground is None:
+            return None
+        if self.foreground == "nmfc":
+            return nmfc_foreground(batch["nmfc"][:, -3:], batch["ref_nmfc"])
+        return union(self.foreground(batch["image"]), self.foreground(batch["ref_image"]))
+
+    def learning_rate(self, step: int) -> float:
+        """Learning rate of all three optimisers at 0-based step ``step``."""
+        return self.settings.lr * self.settings.lr_schedule.factor(step, self.steps_per_epoch)
 
     @property
     def networks(self) -> dict[str, nn.Module]:
@@ -225,13 +266,23 @@ class Trainer:
         return stack
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        """One G update and one D, D_m update on ``batch`` (a DataLoader batch); returns the losses."""
+        """One G update on ``batch`` (a DataLoader batch) and, every ``d_every`` steps, one D and
+        D_m update; returns the losses (the ``d_*`` terms on the steps that update D)."""
         s = self.settings
+        for optimizer in self.optimizers.values():
+            for group in optimizer.param_groups:
+                group["lr"] = self.learning_rate(self.step)
         batch = normalize_batch({k: v.to(self.device, non_blocking=True) for k, v in batch.items()})
         real, nmfc_t, audio = batch["image"], batch["nmfc"][:, -3:], batch["audio"]
         n = len(real)
         mouth_real = crop_mouths(real, batch["mouth_box"], s.mouth_size)
-        nmfc_pair, audio_pair = torch.cat([nmfc_t, nmfc_t]), torch.cat([audio, audio])
+        nmfc_pair = torch.cat([nmfc_t, nmfc_t])
+        audio_pair = torch.cat([audio, audio]) if s.mouth_audio_dim else None
+        fm_weights = tuple(
+            feature_matching_layer_weight(s.losses.fm_layer_weight, config.n_layers)
+            for config in (s.discriminator, s.mouth_discriminator)
+        )
+        mask_target = self.flow_mask_target(batch)
 
         with self._no_sync(self.discriminator, self.mouth_discriminator):
             with self._autocast():
@@ -252,21 +303,27 @@ class Trainer:
                     weights=s.losses,
                     warped=None if out["warped"] is None else out["warped"].float(),
                     vgg_loss=self.vgg_loss,
+                    l1_mask=face_mask(nmfc_t) if s.losses.l1_region == "face" else None,
+                    fm_layer_weights=fm_weights,
+                    flow_mask=None if out["mask"] is None else out["mask"].float(),
+                    flow_mask_target=mask_target,
                 )
             self.optimizers["generator"].zero_grad(set_to_none=True)
             self.scaler.scale(g["g_total"]).backward()
         self.scaler.step(self.optimizers["generator"])
 
-        fake, mouth_fake = fake.detach(), mouth_fake.detach()
-        with self._autocast():
-            d_fake, d_real = _split(self.discriminator(nmfc_pair, torch.cat([fake, real])), n)
-            dm_fake, dm_real = _split(self.mouth_discriminator(torch.cat([mouth_fake, mouth_real]), audio_pair), n)
-            d = discriminator_losses(d_real=d_real, d_fake=d_fake, dm_real=dm_real, dm_fake=dm_fake)
-        self.optimizers["discriminator"].zero_grad(set_to_none=True)
-        self.optimizers["mouth_discriminator"].zero_grad(set_to_none=True)
-        self.scaler.scale(d["d_total"]).backward()
-        self.scaler.step(self.optimizers["discriminator"])
-        self.scaler.step(self.optimizers["mouth_discriminator"])
+        d = {}
+        if (self.step + 1) % s.d_every == 0:
+            fake, mouth_fake = fake.detach(), mouth_fake.detach()
+            with self._autocast():
+                d_fake, d_real = _split(self.discriminator(nmfc_pair, torch.cat([fake, real])), n)
+                dm_fake, dm_real = _split(self.mouth_discriminator(torch.cat([mouth_fake, mouth_real]), audio_pair), n)
+                d = discriminator_losses(d_real=d_real, d_fake=d_fake, dm_real=dm_real, dm_fake=dm_fake)
+            self.optimizers["discriminator"].zero_grad(set_to_none=True)
+            self.optimizers["mouth_discriminator"].zero_grad(set_to_none=True)
+            self.scaler.scale(d["d_total"]).backward()
+            self.scaler.step(self.optimizers["discriminator"])
+            self.scaler.step(self.optimizers["mouth_discriminator"])
         self.scaler.update()
         self.step += 1
         return {name: float(value.detach()) for name, value in (g | d).items()}
@@ -406,13 +463,16 @@ def train(settings: TrainSettings, index_path: Path, out: Path, models_dir: Path
             losses = trainer.train_step(batch)
             history.append(losses)
             bar.update(1)
-            bar.set_postfix(g=f"{losses['g_total']:.3f}", d=f"{losses['d_total']:.3f}")
+            bar.set_postfix(g=f"{losses['g_total']:.3f}", d=f"{losses.get('d_total', float('nan')):.3f}")
             step = trainer.step
             if main and (step % settings.log_every == 0 or step == settings.steps):
                 now = time.perf_counter()
                 rate = (step - last_step) * settings.batch_size * trainer.world_size / max(now - last_time, 1e-9)
                 interval = history[-(step - last_step) :]
-                means = {name: sum(h[name] for h in interval) / len(interval) for name in losses}
+                names = sorted({name for h in interval for name in h})
+                # D's terms exist on the steps that update D only (train.d_every)
+                values = {name: [h[name] for h in interval if name in h] for name in names}
+                means = {name: sum(v) / len(v) for name, v in values.items()}
                 run_log.scalars(step, means, rate)
                 last_time, last_step = now, step
             if main and step % settings.sample_every == 0:
