@@ -55,6 +55,10 @@ class GeneratorConfig:
     reflect_padding : bool
         Reflection padding of the ``7×7`` convs (the encoders' first and the flow, mask and image
         convs; official code) rather than zero padding.
+    condition : str
+        What the driving and reference inputs are: ``nmfc`` images (the paper's model) or
+        ``landmarks``, sketches of the 68 landmarks (the ablation of the paper's Table 3), of the
+        same shapes; recorded so that inference feeds the generator what it was trained on.
     """
 
     width: int = 32
@@ -69,6 +73,11 @@ class GeneratorConfig:
     encoder_spectral: bool = False
     encoder_affine: bool = False
     reflect_padding: bool = False
+    condition: str = "nmfc"
+
+    def __post_init__(self):
+        if self.condition not in ("nmfc", "landmarks"):
+            raise ValueError(f"generator.condition must be nmfc or landmarks, got {self.condition!r}")
 
 
 class FlowNetwork(nn.Module):

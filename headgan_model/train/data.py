@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from headgan_prep.dataset.reader import DatasetReader, read_sample, usable_starts
+from headgan_prep.dataset.reader import CONDITIONS, DatasetReader, read_sample, usable_starts
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,9 @@ class SelfReenactmentDataset(Dataset):
         Previous NMFC images stacked with the current one (paper: k = 2).
     as_uint8 : bool
         Keep images uint8 (see module docstring).
+    condition : str
+        ``nmfc`` (NMFC images) or ``landmarks``: ``nmfc`` and ``ref_nmfc`` hold landmark sketches
+        drawn from the landmark store instead (:mod:`headgan_prep.dataset.sketch`, the ablation).
     """
 
     def __init__(
@@ -67,9 +70,13 @@ class SelfReenactmentDataset(Dataset):
         sequence_length: int | None = None,
         past: int = 2,
         as_uint8: bool = False,
+        condition: str = "nmfc",
     ):
         if sequence_length is not None and sequence_length < 1:
             raise ValueError(f"sequence_length must be ≥ 1 or None, got {sequence_length}")
+        if condition not in CONDITIONS:
+            raise ValueError(f"condition must be one of {', '.join(CONDITIONS)}, got {condition!r}")
+        self.condition = condition
         self.reader = DatasetReader(index_path, results)
         self.sequence_length = sequence_length
         self.past = past
@@ -128,7 +135,7 @@ class SelfReenactmentDataset(Dataset):
         else:
             clip, start = self.locate(int(key))
             reference = self.reader.middle_frame(clip)
-        sample = read_sample(self.reader, clip, start, reference, self.length, self.past)
+        sample = read_sample(self.reader, clip, start, reference, self.length, self.past, self.condition)
         return self._to_tensors(sample)
 
     def _to_tensors(self, sample: dict) -> dict[str, torch.Tensor]:

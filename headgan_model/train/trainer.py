@@ -149,7 +149,7 @@ class Trainer:
         self.step = 0
         self._resume()
 
-        self.dataset = SelfReenactmentDataset(index_path, as_uint8=True)
+        self.dataset = SelfReenactmentDataset(index_path, as_uint8=True, condition=settings.generator.condition)
         if len(self.dataset) == 0:
             raise TrainConfigError(f"{index_path} lists no clip to train on")
         self.stand_ins = find_stand_ins(self.dataset.reader)

@@ -24,6 +24,7 @@ import numpy as np
 import zarr
 
 from headgan_prep.dataset.index import SCHEMA as INDEX_SCHEMA
+from headgan_prep.dataset.sketch import draw_sketch
 from headgan_prep.store.frame_shards import ShardedFrames
 
 
@@ -198,7 +199,19 @@ def usable_starts(valid: np.ndarray, length: int, past: int) -> np.ndarray:
     return starts[bad[starts + length] == bad[first]].astype(np.int64)
 
 
-def read_sample(reader: DatasetReader, clip: int, start: int, reference: int, length: int = 1, past: int = 2) -> dict:
+CONDITIONS = ("nmfc", "landmarks")
+"""What a sample's ``nmfc`` entries hold: NMFC images, or landmark sketches (:mod:`headgan_prep.dataset.sketch`)."""
+
+
+def read_sample(
+    reader: DatasetReader,
+    clip: int,
+    start: int,
+    reference: int,
+    length: int = 1,
+    past: int = 2,
+    condition: str = "nmfc",
+) -> dict:
     """One self-reenactment sample of ``length`` consecutive frames, as stored (uint8 images).
 
     Parameters
@@ -214,6 +227,9 @@ def read_sample(reader: DatasetReader, clip: int, start: int, reference: int, le
         Number of consecutive frames.
     past : int
         Previous NMFC images per frame (k = 2 gives 3 NMFC images, 9 channels).
+    condition : str
+        ``nmfc``: the NMFC store's images; ``landmarks``: sketches drawn from the landmark store's
+        68 iBUG points instead (the landmark ablation), in the same entries and layout.
 
     Returns
     -------
@@ -237,10 +253,15 @@ def read_sample(reader: DatasetReader, clip: int, start: int, reference: int, le
         )
     frames = np.arange(start, start + length, dtype=np.int64)
     window = nmfc_window(frames, past)
-    nmfc = reader.read("nmfc", "nmfc", clip, np.append(window.ravel(), reference))
+    image = reader.read("crops", "frames", clip, slice(start, start + length))
+    if condition == "landmarks":
+        points = reader.read("landmarks", "ibug68", clip, np.append(window.ravel(), reference))
+        nmfc = np.stack([draw_sketch(p, image.shape[1]) for p in points])
+    else:
+        nmfc = reader.read("nmfc", "nmfc", clip, np.append(window.ravel(), reference))
     return {
         "nmfc": nmfc[:-1].reshape(length, past + 1, *nmfc.shape[1:]),
-        "image": reader.read("crops", "frames", clip, slice(start, start + length)),
+        "image": image,
         "audio": reader.read("audio", "features", clip, slice(start, start + length)),
         "mouth_box": reader.read("landmarks", "mouth_box", clip, slice(start, start + length)),
         "ref_image": reader.read("crops", "frames", clip, slice(reference, reference + 1))[0],
