@@ -153,8 +153,8 @@ class Trainer:
         if len(self.dataset) == 0:
             raise TrainConfigError(f"{index_path} lists no clip to train on")
         self.stand_ins = find_stand_ins(self.dataset.reader)
-        clips = len(TrainingSampler(self.dataset, settings.batch_size).clips)
-        self.steps_per_epoch = math.ceil(clips / (settings.batch_size * self.world_size))
+        self.sampler = TrainingSampler(self.dataset, settings.batch_size, settings.seed, 0, self.rank, self.world_size)
+        self.steps_per_epoch = math.ceil(len(self.sampler.clips) / (settings.batch_size * self.world_size))
         if self.world_size > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.generator, self.discriminator, self.mouth_discriminator = (
@@ -331,11 +331,11 @@ class Trainer:
     def loader(self) -> DataLoader:
         """The training DataLoader, continuing the sample stream at the current step."""
         s = self.settings
-        sampler = TrainingSampler(self.dataset, s.batch_size, s.seed, self.step, self.rank, self.world_size)
+        self.sampler.start_step = self.step
         return DataLoader(
             self.dataset,
             batch_size=s.batch_size,
-            sampler=sampler,
+            sampler=self.sampler,
             num_workers=s.workers,
             pin_memory=self.device.type == "cuda",
             persistent_workers=s.workers > 0,
