@@ -11,6 +11,9 @@ A sample (paper §3.3, §4.1) is frame t of a clip with
 * ``mouth_box``: ``[x0, y0, x1, y1]`` of the 64 × 64 mouth square of frame t, crop pixels;
 * ``clip``, ``frame``, ``reference``: where it came from (int64).
 
+With ``condition="landmarks"`` (the landmark ablation) ``nmfc`` and ``ref_nmfc`` hold sketches of
+the 68 landmarks (:mod:`headgan_prep.dataset.sketch`) in the same layout and range.
+
 In sequence mode (``sequence_length=n``) every per-frame entry gains a leading axis of n
 consecutive frames; the reference is one frame for the whole sequence.
 
