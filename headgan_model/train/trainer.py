@@ -342,12 +342,24 @@ class Trainer:
             prefetch_factor=4 if s.workers > 0 else None,
         )
 
+    def sample_keys(self) -> list[tuple[int, int, int]]:
+        """``sample_rows`` fixed ``(clip, frame, reference)`` keys of valid frames: clips spread over
+        the training clips, each at its middle usable frame, with the valid frame nearest the
+        clip's middle (other than that frame) as reference."""
+        keys = []
+        positions = np.linspace(0, len(self.sampler.clips) - 1, self.settings.sample_rows).round().astype(int)
+        for clip in self.sampler.clips[positions]:
+            starts, valid = self.dataset.training_frames(int(clip))
+            frame = int(starts[len(starts) // 2])
+            others = valid[(valid < frame) | (valid >= frame + self.dataset.length)]
+            reference = int(others[np.argmin(np.abs(others - self.dataset.n_frames[clip] // 2))])
+            keys.append((int(clip), frame, reference))
+        return keys
+
     @torch.no_grad()
     def samples(self) -> np.ndarray:
-        """Sample grid (:func:`headgan_model.train.visualize.sample_grid`) of ``sample_rows`` fixed samples:
-        frames spread over the dataset, each with its clip's middle frame as reference."""
-        keys = np.linspace(0, len(self.dataset) - 1, self.settings.sample_rows).round().astype(int)
-        batch = torch.utils.data.default_collate([self.dataset[int(k)] for k in keys])
+        """Sample grid (:func:`headgan_model.train.visualize.sample_grid`) of the :meth:`sample_keys`."""
+        batch = torch.utils.data.default_collate([self.dataset[key] for key in self.sample_keys()])
         batch = normalize_batch({k: v.to(self.device) for k, v in batch.items()})
         generator = self.networks["generator"]
         generator.eval()

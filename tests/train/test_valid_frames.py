@@ -102,3 +102,19 @@ def test_an_index_without_a_usable_clip_is_a_clear_error(tmp_path):
     dataset = SelfReenactmentDataset(index_path)
     with pytest.raises(ValueError, match="no clip of .*train.json has 1 consecutive frames.*valid in every stage"):
         TrainingSampler(dataset, batch_size=2)
+
+
+def test_the_sample_grids_show_valid_frames_only(index_path, tmp_path):
+    from tests.training import SMALL_TRAINING
+
+    from headgan_model.train.settings import TrainSettings
+    from headgan_model.train.trainer import Trainer
+
+    trainer = Trainer(TrainSettings.from_dict({**SMALL_TRAINING, "sample_rows": 4}), index_path, tmp_path / "run")
+    ids = [c["clip_id"] for c in trainer.dataset.reader.clips]
+    keys = trainer.sample_keys()
+    assert len(keys) == 4
+    for clip, frame, reference in keys:
+        valid = stored_valid(index_path, ids[clip])
+        assert valid[nmfc_window(np.array([frame]), 2)].all() and valid[reference] and reference != frame
+    assert keys[0] == (ids.index("id1+a+1"), 6, 5)  # frame 6 the only usable one; 5 is nearest the middle
