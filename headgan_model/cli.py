@@ -12,6 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
+from headgan_model.train.data import NoTrainingClips
 from headgan_model.train.settings import TrainConfigError, TrainSettings
 from headgan_model.networks.vgg import VGGWeightsMissing
 from headgan_prep.dataset.reader import DatasetReaderError
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = TrainSettings.from_dict(json.loads(args.settings))
         train(settings, Path(args.index), Path(args.out), Path(args.models_dir), progress=not args.no_progress)
-    except (TrainConfigError, VGGWeightsMissing, DatasetReaderError) as error:
+    except (TrainConfigError, VGGWeightsMissing, DatasetReaderError, NoTrainingClips) as error:
         print(f"headgan-train: {error}", file=sys.stderr)
         return 2
     return 0

@@ -82,14 +82,30 @@ def test_config_yaml_render_section_is_complete_and_accepted():
     assert RenderConfig.from_dict(section).to_dict() == section
 
 
-def test_train_schema_defaults_are_the_library_defaults():
-    from headgan_model.train.settings import TrainSettings
+def nested(values: dict, dotted: str):
+    for key in dotted.split("."):
+        values = values[key]
+    return values
 
-    assert schema_defaults(SCHEMA["properties"]["train"]) == TrainSettings().to_dict()
+
+def test_train_schema_defaults_are_the_library_defaults_and_null_where_a_preset_decides():
+    from headgan_model.train.settings import TrainSettings, preset_keys
+
+    defaults = schema_defaults(SCHEMA["properties"]["train"])
+    assert all(nested(defaults, key) is None for key in preset_keys())
+    assert TrainSettings.from_dict(defaults) == TrainSettings()
+    library = TrainSettings().to_dict()
+    for key in preset_keys():  # every other default is the library's
+        *section, name = key.split(".")
+        (nested(library, ".".join(section)) if section else library)[name] = None
+    assert defaults == library
 
 
 def test_config_yaml_train_section_is_complete_and_accepted():
     from headgan_model.train.settings import TrainSettings
 
     section = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["train"]
-    assert TrainSettings.from_dict(section).to_dict() == section
+    assert TrainSettings.from_dict(section) == TrainSettings()
+    assert section.keys() == TrainSettings().to_dict().keys()
+    official = TrainSettings.from_dict({**section, "preset": "official"})
+    assert (official.d_every, official.generator.flow_mask, official.vgg.input) == (4, True, "raw")

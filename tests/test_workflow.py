@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 import zarr
 from tests.training import SMALL_TRAINING
@@ -208,6 +209,19 @@ def test_demo_end_to_end_and_rerun_only_what_changed(tmp_path, workflow_models):
     assert "resumed" in (results / "logs/train/headgan.log").read_text()
     assert (run / "checkpoints/step-00000003.pt").is_file()
     assert len((run / "losses.tsv").read_text().splitlines()) == 1 + 3
+    # the official code's recipe and the landmark ablation train on the demo as well
+    variants = {
+        "official": {"preset": "official", "flow_mask": {"target": "nmfc"}},
+        "landmarks": {"generator": {**TINY_TRAINING["generator"], "condition": "landmarks"}},
+    }
+    for name, variant in variants.items():
+        config["train"] = {**TINY_TRAINING, "run": name, **variant}
+        snakemake(tmp_path, "train", config=config)
+        run = results / "train" / name
+        assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-00000001.pt", "step-00000002.pt"]
+        assert (run / "samples.png").is_file() and sorted(p.name for p in (run / "samples").iterdir())
+        settings = json.loads(json.dumps(torch.load(run / "generator.pt", weights_only=True)["generator_config"]))
+        assert settings["flow_mask"] == (name == "official") and settings["condition"] == name.replace("official", "nmfc")
 
     # 2. the same data as a user dataset: editing one clip re-runs its shard only
     data = tmp_path / "data"

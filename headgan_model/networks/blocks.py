@@ -6,7 +6,8 @@ x (width), channel 1 along y (height).
 
 The adaptive blocks follow the SPADE ResNet block of Park et al. (2019) without its shortcut
 (HeadGAN supplement, Fig. 1): ``norm → LeakyReLU(0.2) → 3×3 conv → norm → LeakyReLU(0.2) → 3×3 conv``
-with the same number of channels throughout.
+with the same number of channels throughout; the SPADE block optionally adds its input back (the
+identity shortcut of SPADE's ``SPADEResnetBlock``, as HeadGAN's official code has it).
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def _block_convs(channels: int, spectral: bool) -> tuple[nn.Conv2d, nn.Conv2d]:
 
 
 class SPADEBlock(nn.Module):
-    """SPADE block: ``SPADE → LeakyReLU → 3×3 conv → SPADE → LeakyReLU → 3×3 conv``, no shortcut.
+    """SPADE block: ``SPADE → LeakyReLU → 3×3 conv → SPADE → LeakyReLU → 3×3 conv`` (+ ``x`` when residual).
 
     Parameters
     ----------
@@ -126,10 +127,13 @@ class SPADEBlock(nn.Module):
         Spectral normalisation on both convs (SPADE's default for its generator).
     hidden : int
         Hidden channels of each :class:`SPADE`.
+    residual : bool
+        Add the block's input to its output (identity shortcut; the paper's blocks have none).
     """
 
-    def __init__(self, channels: int, cond_channels: int, spectral: bool = True, hidden: int = 128):
+    def __init__(self, channels: int, cond_channels: int, spectral: bool = True, hidden: int = 128, residual: bool = False):
         super().__init__()
+        self.residual = residual
         self.norm_0 = SPADE(channels, cond_channels, hidden)
         self.norm_1 = SPADE(channels, cond_channels, hidden)
         self.conv_0, self.conv_1 = _block_convs(channels, spectral)
@@ -137,8 +141,9 @@ class SPADEBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """``(B, C, H, W)`` → ``(B, C, H, W)``, modulated by ``condition`` ``(B, cond_channels, H', W')``."""
-        x = self.conv_0(self.activation(self.norm_0(x, condition)))
-        return self.conv_1(self.activation(self.norm_1(x, condition)))
+        dx = self.conv_0(self.activation(self.norm_0(x, condition)))
+        dx = self.conv_1(self.activation(self.norm_1(dx, condition)))
+        return x + dx if self.residual else dx
 
 
 class AdaINBlock(nn.Module):
@@ -171,8 +176,10 @@ class ConvEncoder(nn.Module):
     """Three-scale encoder of HeadGAN's F and R (supplement, Tables 1–2).
 
     ``7×7 conv-w`` (stride 1), ``3×3 conv-4w`` (stride 2), ``3×3 conv-16w`` (stride 2), each
-    followed by a parameter-free instance norm and ReLU; zero padding keeps ``H/1, H/2, H/4``
-    exactly. The convs have no bias, which the instance norm would cancel.
+    followed by an instance norm and ReLU; padding keeps ``H/1, H/2, H/4`` exactly. The convs have
+    no bias, which the instance norm would cancel. The paper's encoder has parameter-free norms and
+    zero padding; HeadGAN's official code puts spectral normalisation on the convs, a learned
+    affine transform in the norms and reflection padding on the ``7×7`` conv.
 
     Parameters
     ----------
@@ -180,16 +187,23 @@ class ConvEncoder(nn.Module):
         Input channels.
     width : int
         ``w``: channels of the first feature map (32 in the paper).
+    spectral : bool
+        Spectral normalisation on the convs.
+    affine : bool
+        Instance norms with a learned per-channel scale and shift.
+    reflect : bool
+        Reflection (rather than zero) padding of the ``7×7`` conv.
     """
 
-    def __init__(self, in_channels: int, width: int):
+    def __init__(self, in_channels: int, width: int, spectral: bool = False, affine: bool = False, reflect: bool = False):
         super().__init__()
         self.out_channels = (width, 4 * width, 16 * width)
+        options = {"spectral": spectral, "affine": affine}
         self.stages = nn.ModuleList(
             [
-                _conv_norm_relu(in_channels, width, kernel_size=7, stride=1),
-                _conv_norm_relu(width, 4 * width, kernel_size=3, stride=2),
-                _conv_norm_relu(4 * width, 16 * width, kernel_size=3, stride=2),
+                _conv_norm_relu(in_channels, width, kernel_size=7, stride=1, reflect=reflect, **options),
+                _conv_norm_relu(width, 4 * width, kernel_size=3, stride=2, **options),
+                _conv_norm_relu(4 * width, 16 * width, kernel_size=3, stride=2, **options),
             ]
         )
 
@@ -213,11 +227,20 @@ class ConvEncoder(nn.Module):
         return tuple(features)
 
 
-def _conv_norm_relu(in_channels: int, out_channels: int, kernel_size: int, stride: int) -> nn.Sequential:
+def _conv_norm_relu(
+    in_channels: int, out_channels: int, kernel_size: int, stride: int, spectral: bool, affine: bool, reflect: bool = False
+) -> nn.Sequential:
+    conv = nn.Conv2d(
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=stride,
+        padding=kernel_size // 2,
+        bias=False,
+        padding_mode="reflect" if reflect else "zeros",
+    )
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=kernel_size // 2, bias=False),
-        nn.InstanceNorm2d(out_channels, affine=False),
-        nn.ReLU(),
+        spectral_norm(conv) if spectral else conv, nn.InstanceNorm2d(out_channels, affine=affine), nn.ReLU()
     )
 
 

@@ -43,15 +43,19 @@ class DiscriminatorConfig:
         Number of discriminators, each on the input downsampled once more, ≥ 1.
     max_width : int
         Channel cap.
+    affine_norm : bool
+        Instance norms with a learned per-channel scale and shift (official code) rather than
+        parameter-free ones.
     """
 
     width: int = 64
     n_layers: int = 4
     num_scales: int = 2
     max_width: int = 512
+    affine_norm: bool = False
 
     def __post_init__(self):
-        if self.width < 1 or self.n_layers < 1 or self.num_scales < 1 or self.max_width < 1:
+        if min(self.width, self.n_layers, self.num_scales, self.max_width) < 1:
             raise ValueError(f"every DiscriminatorConfig field must be ≥ 1, got {self}")
 
     @classmethod
@@ -68,7 +72,7 @@ class PatchDiscriminator(nn.Module):
     """PatchGAN discriminator of one scale (pix2pixHD / SPADE ``NLayerDiscriminator``).
 
     Layers: ``conv-w`` stride 2 + LeakyReLU(0.2); then ``n_layers - 1`` convs doubling the channels
-    (stride 2, the last one stride 1), each + instance norm (no affine) + LeakyReLU(0.2); then a
+    (stride 2, the last one stride 1), each + instance norm (affine with ``affine_norm``) + LeakyReLU(0.2); then a
     stride-1 ``conv-1`` giving the logits. All convs are ``4×4``, padded by 2 and spectrally
     normalised; those followed by instance norm have no bias.
 
@@ -90,7 +94,7 @@ class PatchDiscriminator(nn.Module):
             layers.append(
                 nn.Sequential(
                     _conv(previous, channels, stride=stride, bias=False),
-                    nn.InstanceNorm2d(channels, affine=False),
+                    nn.InstanceNorm2d(channels, affine=config.affine_norm),
                     nn.LeakyReLU(LEAKY_SLOPE),
                 )
             )
@@ -195,34 +199,40 @@ class MouthDiscriminator(nn.Module):
     """Mouth discriminator D_m on a mouth crop conditioned on the audio features.
 
     The audio vector is replicated over the crop and concatenated to it channel-wise, so the
-    input has ``3 + audio_dim`` channels.
+    input has ``3 + audio_dim`` channels; with ``audio_dim`` 0, D_m sees the crop alone (HeadGAN's
+    official code does so for its audio-free generator).
 
     Parameters
     ----------
     config : DiscriminatorConfig
         Architecture (default: :meth:`DiscriminatorConfig.mouth`).
     audio_dim : int
-        Length of the audio feature vector.
+        Length of the audio feature vector; 0: no audio input.
     """
 
     def __init__(self, config: DiscriminatorConfig = DiscriminatorConfig.mouth(), audio_dim: int = 300):
         super().__init__()
+        self.audio_dim = audio_dim
         self.discriminator = MultiscaleDiscriminator(3 + audio_dim, config)
 
-    def forward(self, mouth: torch.Tensor, audio: torch.Tensor) -> list[list[torch.Tensor]]:
+    def forward(self, mouth: torch.Tensor, audio: torch.Tensor | None) -> list[list[torch.Tensor]]:
         """Score a mouth crop given the audio.
 
         Parameters
         ----------
         mouth : torch.Tensor
             ``(B, 3, 64, 64)`` mouth crop in ``[-1, 1]`` (other sizes work as well).
-        audio : torch.Tensor
-            ``(B, audio_dim)`` audio features of the frame.
+        audio : torch.Tensor or None
+            ``(B, audio_dim)`` audio features of the frame; None exactly when ``audio_dim`` is 0.
 
         Returns
         -------
         list of list of torch.Tensor
             See the module docstring.
         """
+        if (audio is None) != (self.audio_dim == 0):
+            raise ValueError(f"this mouth discriminator takes {self.audio_dim} audio features: got {None if audio is None else tuple(audio.shape)}")
+        if audio is None:
+            return self.discriminator(mouth)
         tiled = audio[:, :, None, None].expand(-1, -1, *mouth.shape[-2:])
         return self.discriminator(torch.cat([mouth, tiled], dim=1))

@@ -45,6 +45,20 @@ class GeneratorConfig:
         Hidden channels of every SPADE normalisation.
     spectral : bool
         Spectral normalisation on the convs of the SPADE and AdaIN blocks.
+    residual : bool
+        SPADE blocks with the identity shortcut (official code; the paper's have none).
+    flow_mask : bool
+        F's second output head (official code): a mask m = (tanh + 1) / 2 that multiplies the flow.
+    encoder_spectral, encoder_affine : bool
+        Spectral normalisation on the encoders' convs; learned affine instance norms in them
+        (official code; the paper's encoders have neither).
+    reflect_padding : bool
+        Reflection padding of the ``7×7`` convs (the encoders' first and the flow, mask and image
+        convs; official code) rather than zero padding.
+    condition : str
+        What the driving and reference inputs are: ``nmfc`` images (the paper's model) or
+        ``landmarks``, sketches of the 68 landmarks (the ablation of the paper's Table 3), of the
+        same shapes; recorded so that inference feeds the generator what it was trained on.
     """
 
     width: int = 32
@@ -54,6 +68,16 @@ class GeneratorConfig:
     use_flow: bool = True
     spade_hidden: int = 128
     spectral: bool = True
+    residual: bool = False
+    flow_mask: bool = False
+    encoder_spectral: bool = False
+    encoder_affine: bool = False
+    reflect_padding: bool = False
+    condition: str = "nmfc"
+
+    def __post_init__(self):
+        if self.condition not in ("nmfc", "landmarks"):
+            raise ValueError(f"generator.condition must be nmfc or landmarks, got {self.condition!r}")
 
 
 class FlowNetwork(nn.Module):
@@ -64,6 +88,9 @@ class FlowNetwork(nn.Module):
     channels), one SPADE block at 1/2 resolution, PixelShuffle(2) (``4w → w``), and a ``7×7`` conv
     to the 2-channel flow. Every SPADE block is conditioned on ``x_{t-2:t}`` resized to its size.
 
+    With ``flow_mask``, a second ``7×7`` conv gives a mask m = (tanh + 1) / 2 in [0, 1] per pixel,
+    and the flow is multiplied by it (HeadGAN's official code).
+
     The flow conv starts at zero (weights and bias), so an untrained F predicts a zero flow and
     warps by the identity: R first sees the unwarped reference, and F learns displacements from
     there rather than from random ones that would sample the reference mostly at its borders. (It
@@ -72,23 +99,24 @@ class FlowNetwork(nn.Module):
     Parameters
     ----------
     config : GeneratorConfig
-        Uses ``width``, ``nmfc_channels``, ``spade_hidden`` and ``spectral``.
+        Uses every field but ``use_audio``, ``audio_dim`` and ``use_flow``.
     """
 
     def __init__(self, config: GeneratorConfig):
         super().__init__()
         width = config.width
-        self.encoder = ConvEncoder(2 * IMAGE_CHANNELS, width)
+        self.encoder = _encoder(2 * IMAGE_CHANNELS, config)
         self.quarter_blocks = nn.ModuleList([_spade_block(16 * width, config.nmfc_channels, config) for _ in range(3)])
         self.half_block = _spade_block(4 * width, config.nmfc_channels, config)
         self.upsample = nn.PixelShuffle(2)
-        self.to_flow = nn.Conv2d(width, 2, 7, padding=3)
+        self.to_flow = _output_conv(width, 2, config)
         nn.init.zeros_(self.to_flow.weight)
         nn.init.zeros_(self.to_flow.bias)
+        self.to_mask = _output_conv(width, 1, config) if config.flow_mask else None
 
     def forward(
         self, nmfc: torch.Tensor, ref_image: torch.Tensor, ref_nmfc: torch.Tensor
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor | None]:
         """Predict the flow from the reference to the driving pose.
 
         Parameters
@@ -103,26 +131,37 @@ class FlowNetwork(nn.Module):
         Returns
         -------
         flow : torch.Tensor
-            ``(B, 2, H, W)`` backward flow in pixels (see :func:`~headgan_model.networks.blocks.warp`).
+            ``(B, 2, H, W)`` backward flow in pixels (see :func:`~headgan_model.networks.blocks.warp`),
+            multiplied by the mask when there is one.
         features : tuple of torch.Tensor
             The unwarped reference features ``h1 (B, w, H, W)``, ``h2 (B, 4w, H/2, W/2)``,
             ``h3 (B, 16w, H/4, W/4)``.
+        mask : torch.Tensor or None
+            ``(B, 1, H, W)`` in [0, 1] with ``flow_mask``, else None.
         """
         features = self.encode(ref_image, ref_nmfc)
-        return self.flow(nmfc, features), features
+        flow, mask = self.flow(nmfc, features)
+        return flow, features, mask
 
     def encode(self, ref_image: torch.Tensor, ref_nmfc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The reference features ``h1, h2, h3`` of ``(B, 3, H, W)`` ``y_ref`` and ``x_ref`` (see :meth:`forward`)."""
         return self.encoder(torch.cat([ref_image, ref_nmfc], dim=1))
 
-    def flow(self, nmfc: torch.Tensor, features: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        """``(B, 2, H, W)`` flow from ``x_{t-2:t}`` and the reference features of :meth:`encode`
-        (batch 1 or B: one reference's features broadcast over the batch)."""
+    def flow(
+        self, nmfc: torch.Tensor, features: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The ``(B, 2, H, W)`` flow (times the mask when there is one) and the ``(B, 1, H, W)`` mask
+        or None, from ``x_{t-2:t}`` and the reference features of :meth:`encode` (batch 1 or B: one
+        reference's features broadcast over the batch)."""
         x = features[-1].expand(len(nmfc), -1, -1, -1)
         for block in self.quarter_blocks:
             x = block(x, nmfc)
-        x = self.half_block(self.upsample(x), nmfc)
-        return self.to_flow(self.upsample(x))
+        x = self.upsample(self.half_block(self.upsample(x), nmfc))
+        flow = self.to_flow(x)
+        if self.to_mask is None:
+            return flow, None
+        mask = (torch.tanh(self.to_mask(x)) + 1) / 2
+        return flow * mask, mask
 
 
 class RenderingStage(nn.Module):
@@ -171,7 +210,7 @@ class RenderingNetwork(nn.Module):
     def __init__(self, config: GeneratorConfig):
         super().__init__()
         width = config.width
-        self.encoder = ConvEncoder(config.nmfc_channels, width)
+        self.encoder = _encoder(config.nmfc_channels, config)
         self.stages = nn.ModuleList(
             [
                 RenderingStage(16 * width, 16 * width, config, upsample=True),
@@ -180,9 +219,7 @@ class RenderingNetwork(nn.Module):
             ]
         )
         self.reference_block = _spade_block(width, IMAGE_CHANNELS, config)
-        self.to_image = nn.Sequential(
-            nn.LeakyReLU(LEAKY_SLOPE), nn.Conv2d(width, IMAGE_CHANNELS, 7, padding=3), nn.Tanh()
-        )
+        self.to_image = nn.Sequential(nn.LeakyReLU(LEAKY_SLOPE), _output_conv(width, IMAGE_CHANNELS, config), nn.Tanh())
 
     def forward(
         self,
@@ -238,7 +275,7 @@ class Generator(nn.Module):
             self.reference_encoder = None
         else:
             self.flow_network = None
-            self.reference_encoder = ConvEncoder(2 * IMAGE_CHANNELS, config.width)
+            self.reference_encoder = _encoder(2 * IMAGE_CHANNELS, config)
         self.rendering_network = RenderingNetwork(config)
 
     def forward(
@@ -268,7 +305,8 @@ class Generator(nn.Module):
         dict
             ``"image"``: ``(B, 3, H, W)`` generated frame in ``[-1, 1]``;
             ``"flow"``: ``(B, 2, H, W)`` flow in pixels, or None without F;
-            ``"warped"``: ``(B, 3, H, W)`` reference image warped by the flow, or None without F.
+            ``"warped"``: ``(B, 3, H, W)`` reference image warped by the flow, or None without F;
+            ``"mask"``: ``(B, 1, H, W)`` F's flow mask in [0, 1], or None without it.
 
         Raises
         ------
@@ -305,18 +343,27 @@ class Generator(nn.Module):
         ref_image = ref_image.expand(batch, -1, -1, -1)
         if self.flow_network is None:
             features = tuple(feature.expand(batch, -1, -1, -1) for feature in features)
-            flow = warped = None
+            flow = warped = mask = None
             reference = ref_image
         else:
-            flow = self.flow_network.flow(nmfc, features)
+            flow, mask = self.flow_network.flow(nmfc, features)
             features = tuple(warp(feature.expand(batch, -1, -1, -1), resize_flow(flow, feature.shape[-2:])) for feature in features)
             warped = reference = warp(ref_image, flow)
         image = self.rendering_network(nmfc, features, reference, audio)
-        return {"image": image, "flow": flow, "warped": warped}
+        return {"image": image, "flow": flow, "warped": warped, "mask": mask}
 
 
 def _spade_block(channels: int, cond_channels: int, config: GeneratorConfig) -> SPADEBlock:
-    return SPADEBlock(channels, cond_channels, spectral=config.spectral, hidden=config.spade_hidden)
+    return SPADEBlock(channels, cond_channels, config.spectral, config.spade_hidden, config.residual)
+
+
+def _encoder(in_channels: int, config: GeneratorConfig) -> ConvEncoder:
+    return ConvEncoder(in_channels, config.width, config.encoder_spectral, config.encoder_affine, config.reflect_padding)
+
+
+def _output_conv(in_channels: int, out_channels: int, config: GeneratorConfig) -> nn.Conv2d:
+    """The ``7×7`` conv of an output head (flow, mask, image)."""
+    return nn.Conv2d(in_channels, out_channels, 7, padding=3, padding_mode="reflect" if config.reflect_padding else "zeros")
 
 
 def _check_inputs(

@@ -3,7 +3,9 @@
 The network is torchvision's ``vgg19().features`` (configuration E of Simonyan & Zisserman) with
 the same layer indices, so the ImageNet weights torchvision publishes (:data:`VGG19_URL`) load
 without renaming. As in pix2pixHD, the loss compares the activations relu1_1, relu2_1, relu3_1,
-relu4_1 and relu5_1 of the two images, weighted 1/32, 1/16, 1/8, 1/4 and 1.
+relu4_1 and relu5_1 of the two images, weighted 1/32, 1/16, 1/8, 1/4 and 1. The network sees the
+images mapped to [0, 1] and normalised by the ImageNet mean and deviation its weights were trained
+with; HeadGAN's official code feeds the [-1, 1] images as they are (``imagenet_input`` false).
 """
 
 from __future__ import annotations
@@ -68,10 +70,17 @@ class VGG19Features(nn.Module):
     ``features`` holds all of torchvision's layers so that its state dict keys
     (``features.N.weight``, ``features.N.bias``) match; only layers 0–29 are run, the rest
     (conv5_2 … pool5) are never used.
+
+    Parameters
+    ----------
+    imagenet_input : bool
+        Map the images to ImageNet's input statistics first (``((x + 1) / 2 − mean) / std``);
+        false feeds them unchanged, as HeadGAN's official code does.
     """
 
-    def __init__(self):
+    def __init__(self, imagenet_input: bool = True):
         super().__init__()
+        self.imagenet_input = imagenet_input
         self.features = vgg19_feature_layers()
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
@@ -90,7 +99,7 @@ class VGG19Features(nn.Module):
             relu1_1 ``(B, 64, H, W)``, relu2_1 ``(B, 128, H/2, W/2)``, relu3_1 ``(B, 256, H/4, W/4)``,
             relu4_1 ``(B, 512, H/8, W/8)``, relu5_1 ``(B, 512, H/16, W/16)`` (sizes rounded down), all ≥ 0.
         """
-        x = ((images + 1) / 2 - self.mean) / self.std
+        x = ((images + 1) / 2 - self.mean) / self.std if self.imagenet_input else images
         activations = []
         for index, layer in enumerate(self.features[: RELU_LAYER_INDICES[-1] + 1]):
             x = layer(x)
@@ -99,7 +108,7 @@ class VGG19Features(nn.Module):
         return activations
 
 
-def load_vgg19(path: str | Path) -> VGG19Features:
+def load_vgg19(path: str | Path, imagenet_input: bool = True) -> VGG19Features:
     """The VGG19 feature extractor with torchvision's ImageNet weights, frozen.
 
     Parameters
@@ -108,6 +117,8 @@ def load_vgg19(path: str | Path) -> VGG19Features:
         A torchvision VGG19 state dict (:data:`VGG19_FILENAME`): the whole model's, whose
         ``classifier.*`` entries are ignored, or that of its ``features`` alone (keys ``N.weight``,
         ``N.bias``).
+    imagenet_input : bool
+        See :class:`VGG19Features`.
 
     Returns
     -------
@@ -130,7 +141,7 @@ def load_vgg19(path: str | Path) -> VGG19Features:
         raise ValueError(f"{path} is not a torch state dict file: {error}") from error
     if not isinstance(state, Mapping):
         raise ValueError(f"{path} holds a {type(state).__name__}, not a VGG19 state dict")
-    network = VGG19Features()
+    network = VGG19Features(imagenet_input)
     prefix = "features." if any(isinstance(key, str) and key.startswith("features.") for key in state) else ""
     weights = {}
     for key, expected in network.state_dict().items():

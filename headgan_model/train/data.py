@@ -11,12 +11,16 @@ A sample (paper §3.3, §4.1) is frame t of a clip with
 * ``mouth_box``: ``[x0, y0, x1, y1]`` of the 64 × 64 mouth square of frame t, crop pixels;
 * ``clip``, ``frame``, ``reference``: where it came from (int64).
 
+With ``condition="landmarks"`` (the landmark ablation) ``nmfc`` and ``ref_nmfc`` hold sketches of
+the 68 landmarks (:mod:`headgan_prep.dataset.sketch`) in the same layout and range.
+
 In sequence mode (``sequence_length=n``) every per-frame entry gains a leading axis of n
 consecutive frames; the reference is one frame for the whole sequence.
 
 Keys: an int ``i`` is the i-th (clip, start frame) pair in index order with the clip's middle
 frame as reference — the fixed test-time policy of the official code; a tuple
-``(clip, start, reference)`` names all three, as :class:`TrainingSampler` draws them.
+``(clip, start, reference)`` names all three, as :class:`TrainingSampler` draws them: from frames
+valid in every stage only, the reference never one of the sample's own frames.
 With ``as_uint8=True`` images stay uint8 in the same channel-first layout (4× less to move between
 DataLoader workers and to the GPU); :func:`normalize_batch` then gives the ranges above on the device.
 """
@@ -26,11 +30,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import logging
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from headgan_prep.dataset.reader import DatasetReader, read_sample
+from headgan_prep.dataset.reader import CONDITIONS, DatasetReader, read_sample, usable_starts
+
+log = logging.getLogger(__name__)
 
 IMAGE_KEYS = ("image", "ref_image")
 """Entries that are RGB frames: [−1, 1] as floats."""
@@ -53,6 +61,9 @@ class SelfReenactmentDataset(Dataset):
         Previous NMFC images stacked with the current one (paper: k = 2).
     as_uint8 : bool
         Keep images uint8 (see module docstring).
+    condition : str
+        ``nmfc`` (NMFC images) or ``landmarks``: ``nmfc`` and ``ref_nmfc`` hold landmark sketches
+        drawn from the landmark store instead (:mod:`headgan_prep.dataset.sketch`, the ablation).
     """
 
     def __init__(
@@ -62,9 +73,13 @@ class SelfReenactmentDataset(Dataset):
         sequence_length: int | None = None,
         past: int = 2,
         as_uint8: bool = False,
+        condition: str = "nmfc",
     ):
         if sequence_length is not None and sequence_length < 1:
             raise ValueError(f"sequence_length must be ≥ 1 or None, got {sequence_length}")
+        if condition not in CONDITIONS:
+            raise ValueError(f"condition must be one of {', '.join(CONDITIONS)}, got {condition!r}")
+        self.condition = condition
         self.reader = DatasetReader(index_path, results)
         self.sequence_length = sequence_length
         self.past = past
@@ -81,6 +96,30 @@ class SelfReenactmentDataset(Dataset):
     def n_frames(self) -> np.ndarray:
         """(n_clips,) frame count per clip."""
         return self.reader.n_frames
+
+    def training_frames(self, clip: int) -> tuple[np.ndarray, np.ndarray]:
+        """What training may draw from clip number ``clip``.
+
+        Returns
+        -------
+        starts : (n,) int64
+            First frames of samples whose every frame (crops and NMFC window) is valid in every stage.
+        valid : (m,) int64
+            The clip's valid frames, increasing: the references, less the sample's own frames.
+        """
+        valid = self.reader.valid(clip)
+        return usable_starts(valid, self.length, self.past), np.flatnonzero(valid)
+
+    def training_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per clip, (n_clips,) int64 each: the usable starts (:meth:`training_frames`) and the
+        references a sample has (valid frames less the sample's ``length``, never below 0)."""
+        n_starts = self.n_starts.copy()
+        n_references = np.maximum(self.n_frames - self.length, 0)
+        for clip, entry in enumerate(self.reader.clips):
+            if entry["invalid_frames"]:
+                starts, valid = self.training_frames(clip)
+                n_starts[clip], n_references[clip] = len(starts), max(len(valid) - self.length, 0)
+        return n_starts, n_references
 
     def __len__(self) -> int:
         """Number of (clip, start frame) pairs."""
@@ -99,7 +138,7 @@ class SelfReenactmentDataset(Dataset):
         else:
             clip, start = self.locate(int(key))
             reference = self.reader.middle_frame(clip)
-        sample = read_sample(self.reader, clip, start, reference, self.length, self.past)
+        sample = read_sample(self.reader, clip, start, reference, self.length, self.past, self.condition)
         return self._to_tensors(sample)
 
     def _to_tensors(self, sample: dict) -> dict[str, torch.Tensor]:
@@ -137,14 +176,20 @@ def normalize_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+class NoTrainingClips(ValueError):
+    """No clip of a dataset index has the valid frames a training sample needs."""
+
+
 class TrainingSampler(Sampler):
     """An endless, reproducible stream of ``(clip, start, reference)`` keys for training.
 
-    Clips are visited in a fresh random order every epoch of ``n_clips`` draws (each clip once per
-    epoch, as the official loader does); per draw the start frame and the reference frame are
-    uniform over the clip. Draw number d of the whole run (over every rank) depends only on
-    ``(seed, d)``, so resuming at ``start_step`` continues the exact stream, whatever the number of
-    DataLoader workers.
+    Clips are visited in a fresh random order every epoch (each clip once per epoch, as the official
+    loader does); per draw the start frame is uniform over the clip's usable starts (every frame the
+    sample reads valid in every stage: its crops and its NMFC window x_{t−2:t}, clamped at the clip's
+    start) and the reference uniform over the clip's valid frames other than the sample's own.
+    Clips without a usable start or without a reference are left out, and their number logged.
+    Draw number d of the whole run (over every rank) depends only on ``(seed, d)``, so resuming at
+    ``start_step`` continues the exact stream, whatever the number of DataLoader workers.
 
     Parameters
     ----------
@@ -157,15 +202,30 @@ class TrainingSampler(Sampler):
     rank, world_size : int
         This process's rank and the number of processes (DDP): step s of rank r takes draws
         ``(s · world_size + r) · batch_size + j``, j < batch_size.
+
+    Raises
+    ------
+    NoTrainingClips
+        No clip of the index has a usable sample.
     """
 
     def __init__(self, dataset: SelfReenactmentDataset, batch_size: int, seed: int = 0, start_step: int = 0, rank: int = 0, world_size: int = 1):
-        usable = np.flatnonzero(dataset.n_starts > 0)
+        n_starts, n_references = dataset.training_counts()
+        usable = np.flatnonzero((n_starts > 0) & (n_references > 0))
         if len(usable) == 0:
-            raise ValueError(f"no clip of {dataset.reader.index_path} has {dataset.length} frames")
+            raise NoTrainingClips(
+                f"no clip of {dataset.reader.index_path} has {dataset.length} consecutive frames with their "
+                f"{dataset.past} previous NMFC images and another reference frame, all valid in every stage "
+                f"({len(n_starts)} clips)"
+            )
+        if len(usable) < len(n_starts):
+            log.warning(
+                "%d of %d clips skipped: fewer valid frames than a sample needs (%d with %d previous and a reference)",
+                len(n_starts) - len(usable), len(n_starts), dataset.length, dataset.past,
+            )
+        self.dataset = dataset
         self.clips = usable
-        self.n_starts = dataset.n_starts
-        self.n_frames = dataset.n_frames
+        self.length = dataset.length
         self.batch_size, self.seed, self.start_step = batch_size, seed, start_step
         self.rank, self.world_size = rank, world_size
         self._epoch, self._order = -1, usable
@@ -176,10 +236,15 @@ class TrainingSampler(Sampler):
         if epoch != self._epoch:
             self._epoch, self._order = epoch, np.random.default_rng([self.seed, epoch]).permutation(self.clips)
         clip = int(self._order[position])
-        start, reference = np.random.default_rng([self.seed, epoch, draw]).integers(
-            0, [self.n_starts[clip], self.n_frames[clip]]
-        )
-        return clip, int(start), int(reference)
+        if self.dataset.reader.clips[clip]["invalid_frames"]:
+            starts, valid = self.dataset.training_frames(clip)
+        else:  # every frame valid (the common case, without building the arrays)
+            starts, valid = range(self.dataset.n_starts[clip]), range(self.dataset.n_frames[clip])
+        i, r = np.random.default_rng([self.seed, epoch, draw]).integers(0, [len(starts), len(valid) - self.length])
+        start = int(starts[i])
+        # the sample's frames start … start + length − 1 are valid: consecutive entries of `valid`
+        own = start if isinstance(valid, range) else int(np.searchsorted(valid, start))
+        return clip, start, int(valid[r if r < own else r + self.length])
 
     def __iter__(self) -> Iterator[tuple[int, int, int]]:
         step = self.start_step

@@ -76,9 +76,11 @@ def hinge_generator_loss(fake_outputs: DiscriminatorOutputs) -> Tensor:
     return torch.stack([-fake[-1].mean() for fake in fake_outputs]).mean()
 
 
-def feature_matching_loss(fake_outputs: DiscriminatorOutputs, real_outputs: DiscriminatorOutputs) -> Tensor:
+def feature_matching_loss(
+    fake_outputs: DiscriminatorOutputs, real_outputs: DiscriminatorOutputs, layer_weight: float = 1.0
+) -> Tensor:
     """Discriminator feature matching (pix2pixHD, SPADE): Σ over scales and intermediate layers of
-    mean|fake − real|, divided by the number of scales.
+    ``layer_weight`` · mean|fake − real|, divided by the number of scales.
 
     Parameters
     ----------
@@ -86,6 +88,9 @@ def feature_matching_loss(fake_outputs: DiscriminatorOutputs, real_outputs: Disc
         Outputs on generated images.
     real_outputs : DiscriminatorOutputs
         Outputs on the matching real images (treated as constants).
+    layer_weight : float
+        Weight of each layer's term: 1 (the paper), or ``4 / (n_layers + 1)`` as pix2pixHD and
+        HeadGAN's official code weigh them (:func:`feature_matching_layer_weight`).
 
     Returns
     -------
@@ -104,7 +109,33 @@ def feature_matching_loss(fake_outputs: DiscriminatorOutputs, real_outputs: Disc
     ]
     if not distances:
         raise ValueError("the discriminator outputs hold no intermediate layers to match")
-    return torch.stack(distances).sum() / len(fake_outputs)
+    return layer_weight * torch.stack(distances).sum() / len(fake_outputs)
+
+
+FM_LAYER_WEIGHTS = ("1", "4/(n_layers+1)")
+"""Values of ``losses.fm_layer_weight``: the paper's 1 per layer, or pix2pixHD's and the official code's."""
+
+
+def feature_matching_layer_weight(rule: str, n_layers: int) -> float:
+    """The per-layer feature-matching weight of a discriminator with ``n_layers`` layers under ``rule``
+    (one of :data:`FM_LAYER_WEIGHTS`)."""
+    return 1.0 if rule == "1" else 4.0 / (n_layers + 1)
+
+
+FACE_THRESHOLD = 0.01
+"""A pixel is on the face when its NMFC channels sum above this (HeadGAN's official masked L1)."""
+
+
+def face_mask(nmfc: Tensor) -> Tensor:
+    """``(B, 1, H, W)`` float, 1 where the ``(B, 3, H, W)`` NMFC image's channels sum above
+    :data:`FACE_THRESHOLD` (the rendered face), 0 elsewhere."""
+    return (nmfc.sum(dim=1, keepdim=True) > FACE_THRESHOLD).to(nmfc.dtype)
+
+
+def masked_l1(fake: Tensor, real: Tensor, mask: Tensor) -> Tensor:
+    """mean|fake · mask − real · mask| over every element (``(B, C, H, W)`` images, ``(B, 1, H, W)``
+    mask): the L1 distance on the masked region, averaged over the whole frame as the official code does."""
+    return F.l1_loss(fake * mask, real * mask)
 
 
 @dataclass(frozen=True)
@@ -123,6 +154,14 @@ class LossWeights:
         Of the adversarial term from the image discriminator D.
     mouth_adversarial : float
         Of the adversarial term from the mouth discriminator D_m.
+    flow_mask : float
+        Of the L1 distance of F's flow mask to the foreground mask (only with ``generator.flow_mask``;
+        official code: 10); 0 trains the mask head without it.
+    l1_region : str
+        ``frame``: L1 over the whole frame (the paper); ``face``: on the face region only, where the
+        NMFC image x_t is drawn (:func:`face_mask`; official code).
+    fm_layer_weight : str
+        Feature-matching weight per layer, one of :data:`FM_LAYER_WEIGHTS`.
     """
 
     l1: float = 50.0
@@ -130,6 +169,15 @@ class LossWeights:
     feature_matching: float = 10.0
     adversarial: float = 1.0
     mouth_adversarial: float = 1.0
+    flow_mask: float = 10.0
+    l1_region: str = "frame"
+    fm_layer_weight: str = "1"
+
+    def __post_init__(self):
+        if self.l1_region not in ("frame", "face"):
+            raise ValueError(f"losses.l1_region must be frame or face, got {self.l1_region!r}")
+        if self.fm_layer_weight not in FM_LAYER_WEIGHTS:
+            raise ValueError(f"losses.fm_layer_weight must be one of {', '.join(FM_LAYER_WEIGHTS)}, got {self.fm_layer_weight!r}")
 
 
 GENERATOR_TERM_WEIGHTS = {
@@ -141,6 +189,7 @@ GENERATOR_TERM_WEIGHTS = {
     "g_feat_mouth": "feature_matching",
     "g_l1_warp": "l1",
     "g_vgg_warp": "vgg",
+    "g_flow_mask": "flow_mask",
 }
 """The :class:`LossWeights` field weighting each term returned by :func:`generator_losses`."""
 
@@ -199,6 +248,10 @@ def generator_losses(
     weights: LossWeights = LossWeights(),
     warped: Tensor | None = None,
     vgg_loss: VGGLoss | None = None,
+    l1_mask: Tensor | None = None,
+    fm_layer_weights: tuple[float, float] = (1.0, 1.0),
+    flow_mask: Tensor | None = None,
+    flow_mask_target: Tensor | None = None,
 ) -> dict[str, Tensor]:
     """The terms of the generator's objective (Eq. 6) and their weighted sum.
 
@@ -219,28 +272,40 @@ def generator_losses(
         flow network, which drops the ``*_warp`` terms.
     vgg_loss : VGGLoss or None
         The perceptual loss; None drops the ``g_vgg*`` terms.
+    l1_mask : Tensor or None
+        ``(B, 1, H, W)``: the L1 terms on this region only (:func:`masked_l1`); None: the whole frame.
+    fm_layer_weights : (float, float)
+        Per-layer feature-matching weights through D and through D_m.
+    flow_mask, flow_mask_target : Tensor or None
+        ``(B, 1, H, W)`` F's flow mask and the foreground mask it should match (constant): the term
+        ``g_flow_mask`` = mean|flow_mask − target|; None drops it.
 
     Returns
     -------
     dict[str, Tensor]
         Unweighted scalar terms ``g_adv``, ``g_mouth_adv``, ``g_l1``, ``g_vgg``, ``g_feat`` (through D),
-        ``g_feat_mouth`` (through D_m), ``g_l1_warp``, ``g_vgg_warp`` (those present; the weight of
+        ``g_feat_mouth`` (through D_m), ``g_l1_warp``, ``g_vgg_warp``, ``g_flow_mask`` (those present; the weight of
         each is the :class:`LossWeights` field named in :data:`GENERATOR_TERM_WEIGHTS`) and
         ``g_total``, the weighted sum to minimise.
     """
+    def l1(fake: Tensor) -> Tensor:
+        return F.l1_loss(fake, real) if l1_mask is None else masked_l1(fake, real, l1_mask)
+
     terms = {
         "g_adv": hinge_generator_loss(d_fake),
         "g_mouth_adv": hinge_generator_loss(dm_fake),
-        "g_l1": F.l1_loss(generated, real),
-        "g_feat": feature_matching_loss(d_fake, d_real),
-        "g_feat_mouth": feature_matching_loss(dm_fake, dm_real),
+        "g_l1": l1(generated),
+        "g_feat": feature_matching_loss(d_fake, d_real, fm_layer_weights[0]),
+        "g_feat_mouth": feature_matching_loss(dm_fake, dm_real, fm_layer_weights[1]),
     }
     if vgg_loss is not None:
         terms["g_vgg"] = vgg_loss(generated, real)
     if warped is not None:
-        terms["g_l1_warp"] = F.l1_loss(warped, real)
+        terms["g_l1_warp"] = l1(warped)
         if vgg_loss is not None:
             terms["g_vgg_warp"] = vgg_loss(warped, real)
+    if flow_mask is not None and flow_mask_target is not None:
+        terms["g_flow_mask"] = F.l1_loss(flow_mask, flow_mask_target.detach())
     terms["g_total"] = sum(getattr(weights, GENERATOR_TERM_WEIGHTS[name]) * value for name, value in terms.items())
     return terms
 

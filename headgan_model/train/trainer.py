@@ -3,7 +3,10 @@
 One step: the generator G renders frame t of a clip from x_{t−2:t}, a reference frame of the same
 clip and the audio features; G is updated on Eq. 6 (hinge adversarial through D and D_m, L1 and
 VGG on the generated and on the warped frame, feature matching through both discriminators), then
-D and D_m on their hinge losses (Eq. 7). Adam (lr 2e-4, β = (0.5, 0.999)) for all three.
+D and D_m on their hinge losses (Eq. 7). Adam (lr 2e-4, β = (0.5, 0.999)) for all three. The
+``official`` preset (:data:`headgan_model.train.settings.PRESETS`) follows HeadGAN's official code
+instead where it differs: D and D_m updated every ``d_every`` generator steps, the learning rate
+decayed, F's flow mask trained against a foreground mask, L1 on the face region, and more.
 
 A run lives in ``{out}/`` (``results/train/{run}/``)::
 
@@ -12,7 +15,7 @@ A run lives in ``{out}/`` (``results/train/{run}/``)::
     samples/step-{step:08d}.png      sample grids: reference | driving NMFC | flow | warped | generated | real
     losses.tsv                       step and every loss term, averaged over the log_every steps before it
     loss_curves.png                  the losses.tsv curves
-    generator.pt                     the final generator: settings and weights (what inference loads)
+    generator.pt                     the final generator: settings, stand-ins and weights (what inference loads)
     samples.png                      the final sample grid
 
 Starting a run whose folder holds checkpoints continues from the newest one: the sample stream is
@@ -27,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import logging
+import math
 import os
 import time
 from pathlib import Path
@@ -42,8 +46,17 @@ from tqdm import tqdm
 from headgan_model.train.data import SelfReenactmentDataset, TrainingSampler, normalize_batch
 from headgan_model.networks.discriminator import ImageDiscriminator, MouthDiscriminator
 from headgan_model.networks.generator import Generator
-from headgan_model.train.losses import crop_mouths, discriminator_losses, generator_losses
+from headgan_model.networks.init import xavier_init
+from headgan_model.train.foreground import ParserForeground, load_face_parser, nmfc_foreground, union
+from headgan_model.train.losses import (
+    crop_mouths,
+    discriminator_losses,
+    face_mask,
+    feature_matching_layer_weight,
+    generator_losses,
+)
 from headgan_model.train.settings import TrainConfigError, TrainSettings
+from headgan_model.train.standins import find_stand_ins
 from headgan_model.networks.summary import count_parameters
 from headgan_model.networks.vgg import VGGLoss, load_vgg19
 from headgan_model.train.visualize import plot_losses, sample_grid
@@ -118,10 +131,14 @@ class Trainer:
         torch.manual_seed(settings.seed)
         self.generator = Generator(settings.generator).to(self.device)
         self.discriminator = ImageDiscriminator(settings.discriminator).to(self.device)
-        self.mouth_discriminator = MouthDiscriminator(settings.mouth_discriminator, settings.generator.audio_dim).to(
+        self.mouth_discriminator = MouthDiscriminator(settings.mouth_discriminator, settings.mouth_audio_dim).to(
             self.device
         )
+        if settings.init == "xavier":
+            for network in (self.generator, self.discriminator, self.mouth_discriminator):
+                xavier_init(network, settings.init_gain)
         self.vgg_loss = self._vgg_loss(Path(models_dir))
+        self.foreground = self._foreground(Path(models_dir))
         betas = (settings.beta1, settings.beta2)
         self.optimizers = {
             "generator": torch.optim.Adam(self.generator.parameters(), lr=settings.lr, betas=betas),
@@ -132,9 +149,12 @@ class Trainer:
         self.step = 0
         self._resume()
 
-        self.dataset = SelfReenactmentDataset(index_path, as_uint8=True)
+        self.dataset = SelfReenactmentDataset(index_path, as_uint8=True, condition=settings.generator.condition)
         if len(self.dataset) == 0:
             raise TrainConfigError(f"{index_path} lists no clip to train on")
+        self.stand_ins = find_stand_ins(self.dataset.reader)
+        self.sampler = TrainingSampler(self.dataset, settings.batch_size, settings.seed, 0, self.rank, self.world_size)
+        self.steps_per_epoch = math.ceil(len(self.sampler.clips) / (settings.batch_size * self.world_size))
         if self.world_size > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.generator, self.discriminator, self.mouth_discriminator = (
@@ -162,7 +182,30 @@ class Trainer:
             log.warning("train.vgg.enabled is false: training WITHOUT the VGG perceptual loss (the paper uses it)")
             return None
         path = Path(vgg.weights) if Path(vgg.weights).is_absolute() else models_dir / vgg.weights
-        return VGGLoss(load_vgg19(path)).to(self.device)
+        return VGGLoss(load_vgg19(path, imagenet_input=vgg.input == "imagenet")).to(self.device)
+
+    def _foreground(self, models_dir: Path) -> ParserForeground | str | None:
+        """The flow mask's target: a face parser, ``"nmfc"``, or None (no mask loss)."""
+        s = self.settings
+        if not (s.generator.use_flow and s.generator.flow_mask and s.losses.flow_mask > 0):
+            return None
+        if s.flow_mask.target == "nmfc":
+            return "nmfc"
+        path = Path(s.flow_mask.parser)
+        path = path if path.is_absolute() else models_dir / path
+        return ParserForeground(load_face_parser(path, s.flow_mask.parser_size), s.flow_mask.parser_size).to(self.device)
+
+    def flow_mask_target(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """``(B, 1, H, W)`` foreground of the target and reference frames (their union), or None."""
+        if self.foreground is None:
+            return None
+        if self.foreground == "nmfc":
+            return nmfc_foreground(batch["nmfc"][:, -3:], batch["ref_nmfc"])
+        return union(self.foreground(batch["image"]), self.foreground(batch["ref_image"]))
+
+    def learning_rate(self, step: int) -> float:
+        """Learning rate of all three optimisers at 0-based step ``step``."""
+        return self.settings.lr * self.settings.lr_schedule.factor(step, self.steps_per_epoch)
 
     @property
     def networks(self) -> dict[str, nn.Module]:
@@ -199,6 +242,7 @@ class Trainer:
             "step": self.step,
             "settings": self.settings.to_dict(),
             "architecture": self.settings.architecture(),
+            "stand_ins": self.stand_ins,
             "optimizers": {name: optimizer.state_dict() for name, optimizer in self.optimizers.items()},
             "scaler": self.scaler.state_dict(),
         }
@@ -222,13 +266,23 @@ class Trainer:
         return stack
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        """One G update and one D, D_m update on ``batch`` (a DataLoader batch); returns the losses."""
+        """One G update on ``batch`` (a DataLoader batch) and, every ``d_every`` steps, one D and
+        D_m update; returns the losses (the ``d_*`` terms on the steps that update D)."""
         s = self.settings
+        for optimizer in self.optimizers.values():
+            for group in optimizer.param_groups:
+                group["lr"] = self.learning_rate(self.step)
         batch = normalize_batch({k: v.to(self.device, non_blocking=True) for k, v in batch.items()})
         real, nmfc_t, audio = batch["image"], batch["nmfc"][:, -3:], batch["audio"]
         n = len(real)
         mouth_real = crop_mouths(real, batch["mouth_box"], s.mouth_size)
-        nmfc_pair, audio_pair = torch.cat([nmfc_t, nmfc_t]), torch.cat([audio, audio])
+        nmfc_pair = torch.cat([nmfc_t, nmfc_t])
+        audio_pair = torch.cat([audio, audio]) if s.mouth_audio_dim else None
+        fm_weights = tuple(
+            feature_matching_layer_weight(s.losses.fm_layer_weight, config.n_layers)
+            for config in (s.discriminator, s.mouth_discriminator)
+        )
+        mask_target = self.flow_mask_target(batch)
 
         with self._no_sync(self.discriminator, self.mouth_discriminator):
             with self._autocast():
@@ -249,21 +303,27 @@ class Trainer:
                     weights=s.losses,
                     warped=None if out["warped"] is None else out["warped"].float(),
                     vgg_loss=self.vgg_loss,
+                    l1_mask=face_mask(nmfc_t) if s.losses.l1_region == "face" else None,
+                    fm_layer_weights=fm_weights,
+                    flow_mask=None if out["mask"] is None else out["mask"].float(),
+                    flow_mask_target=mask_target,
                 )
             self.optimizers["generator"].zero_grad(set_to_none=True)
             self.scaler.scale(g["g_total"]).backward()
         self.scaler.step(self.optimizers["generator"])
 
-        fake, mouth_fake = fake.detach(), mouth_fake.detach()
-        with self._autocast():
-            d_fake, d_real = _split(self.discriminator(nmfc_pair, torch.cat([fake, real])), n)
-            dm_fake, dm_real = _split(self.mouth_discriminator(torch.cat([mouth_fake, mouth_real]), audio_pair), n)
-            d = discriminator_losses(d_real=d_real, d_fake=d_fake, dm_real=dm_real, dm_fake=dm_fake)
-        self.optimizers["discriminator"].zero_grad(set_to_none=True)
-        self.optimizers["mouth_discriminator"].zero_grad(set_to_none=True)
-        self.scaler.scale(d["d_total"]).backward()
-        self.scaler.step(self.optimizers["discriminator"])
-        self.scaler.step(self.optimizers["mouth_discriminator"])
+        d = {}
+        if (self.step + 1) % s.d_every == 0:
+            fake, mouth_fake = fake.detach(), mouth_fake.detach()
+            with self._autocast():
+                d_fake, d_real = _split(self.discriminator(nmfc_pair, torch.cat([fake, real])), n)
+                dm_fake, dm_real = _split(self.mouth_discriminator(torch.cat([mouth_fake, mouth_real]), audio_pair), n)
+                d = discriminator_losses(d_real=d_real, d_fake=d_fake, dm_real=dm_real, dm_fake=dm_fake)
+            self.optimizers["discriminator"].zero_grad(set_to_none=True)
+            self.optimizers["mouth_discriminator"].zero_grad(set_to_none=True)
+            self.scaler.scale(d["d_total"]).backward()
+            self.scaler.step(self.optimizers["discriminator"])
+            self.scaler.step(self.optimizers["mouth_discriminator"])
         self.scaler.update()
         self.step += 1
         return {name: float(value.detach()) for name, value in (g | d).items()}
@@ -271,23 +331,35 @@ class Trainer:
     def loader(self) -> DataLoader:
         """The training DataLoader, continuing the sample stream at the current step."""
         s = self.settings
-        sampler = TrainingSampler(self.dataset, s.batch_size, s.seed, self.step, self.rank, self.world_size)
+        self.sampler.start_step = self.step
         return DataLoader(
             self.dataset,
             batch_size=s.batch_size,
-            sampler=sampler,
+            sampler=self.sampler,
             num_workers=s.workers,
             pin_memory=self.device.type == "cuda",
             persistent_workers=s.workers > 0,
             prefetch_factor=4 if s.workers > 0 else None,
         )
 
+    def sample_keys(self) -> list[tuple[int, int, int]]:
+        """``sample_rows`` fixed ``(clip, frame, reference)`` keys of valid frames: clips spread over
+        the training clips, each at its middle usable frame, with the valid frame nearest the
+        clip's middle (other than that frame) as reference."""
+        keys = []
+        positions = np.linspace(0, len(self.sampler.clips) - 1, self.settings.sample_rows).round().astype(int)
+        for clip in self.sampler.clips[positions]:
+            starts, valid = self.dataset.training_frames(int(clip))
+            frame = int(starts[len(starts) // 2])
+            others = valid[(valid < frame) | (valid >= frame + self.dataset.length)]
+            reference = int(others[np.argmin(np.abs(others - self.dataset.n_frames[clip] // 2))])
+            keys.append((int(clip), frame, reference))
+        return keys
+
     @torch.no_grad()
     def samples(self) -> np.ndarray:
-        """Sample grid (:func:`headgan_model.train.visualize.sample_grid`) of ``sample_rows`` fixed samples:
-        frames spread over the dataset, each with its clip's middle frame as reference."""
-        keys = np.linspace(0, len(self.dataset) - 1, self.settings.sample_rows).round().astype(int)
-        batch = torch.utils.data.default_collate([self.dataset[int(k)] for k in keys])
+        """Sample grid (:func:`headgan_model.train.visualize.sample_grid`) of the :meth:`sample_keys`."""
+        batch = torch.utils.data.default_collate([self.dataset[key] for key in self.sample_keys()])
         batch = normalize_batch({k: v.to(self.device) for k, v in batch.items()})
         generator = self.networks["generator"]
         generator.eval()
@@ -315,6 +387,7 @@ class Trainer:
             "schema": GENERATOR_SCHEMA,
             "step": self.step,
             "generator_config": self.settings.to_dict()["generator"],
+            "stand_ins": self.stand_ins,
             "generator": self.networks["generator"].state_dict(),
         }
         atomic_save(state, path)
@@ -348,6 +421,11 @@ class RunLog:
         with self.tsv.open(newline="") as handle:
             rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle, delimiter="\t")]
         return [row for row in rows if row["step"] <= resume_step]
+
+    def stand_ins(self, step: int, stand_ins: list[str]) -> None:
+        """The run's stand-ins (:func:`headgan_model.train.standins.find_stand_ins`) as TensorBoard text."""
+        text = "\n".join(f"- {line}" for line in stand_ins) or "none: the paper's inputs"
+        self.writer.add_text("run/stand_ins", text, step)
 
     def scalars(self, step: int, losses: dict[str, float], samples_per_s: float) -> None:
         for name, value in losses.items():
@@ -386,6 +464,9 @@ def train(settings: TrainSettings, index_path: Path, out: Path, models_dir: Path
     run_log = RunLog(out, trainer.step) if main else None
     if main:
         log.info("%s", trainer.describe())
+        for stand_in in trainer.stand_ins:
+            log.warning("training on a stand-in: %s", stand_in)
+        run_log.stand_ins(trainer.step, trainer.stand_ins)
     history = []
     if trainer.step < settings.steps:
         bar = tqdm(total=settings.steps, initial=trainer.step, disable=not (main and progress), unit="step")
@@ -394,13 +475,16 @@ def train(settings: TrainSettings, index_path: Path, out: Path, models_dir: Path
             losses = trainer.train_step(batch)
             history.append(losses)
             bar.update(1)
-            bar.set_postfix(g=f"{losses['g_total']:.3f}", d=f"{losses['d_total']:.3f}")
+            bar.set_postfix(g=f"{losses['g_total']:.3f}", d=f"{losses.get('d_total', float('nan')):.3f}")
             step = trainer.step
             if main and (step % settings.log_every == 0 or step == settings.steps):
                 now = time.perf_counter()
                 rate = (step - last_step) * settings.batch_size * trainer.world_size / max(now - last_time, 1e-9)
                 interval = history[-(step - last_step) :]
-                means = {name: sum(h[name] for h in interval) / len(interval) for name in losses}
+                names = sorted({name for h in interval for name in h})
+                # D's terms exist on the steps that update D only (train.d_every)
+                values = {name: [h[name] for h in interval if name in h] for name in names}
+                means = {name: sum(v) / len(v) for name, v in values.items()}
                 run_log.scalars(step, means, rate)
                 last_time, last_step = now, step
             if main and step % settings.sample_every == 0:

@@ -9,13 +9,18 @@ one row of the dataset rejection log (stage ``dataset``), for the first stage th
 * ``missing_in_{stage}``: the stage's store has no group for it and its log does not name it;
 * ``frame_count_mismatch``: the frame counts per stage differ (detail: ``stage=T`` per stage).
 
+An indexed clip also lists its invalid frames: those whose ``valid`` flag is false in any stage
+that has one (:data:`VALID_STAGES`: no face in the crop, no landmarks, no fit, no NMFC image), so
+training can leave them out without opening every store.
+
 Index layout (JSON, sorted keys, same stores → same bytes)::
 
-    schema        "headgan.dataset/1"
+    schema        "headgan.dataset/2"
     split         split name
     stages        stage names, in workflow order
     n_clips, n_frames, n_identities
-    clips         [{clip_id, identity, shard, n_frames, stores: {stage: path}}], by clip id
+    clips         [{clip_id, identity, shard, n_frames, invalid_frames, stores: {stage: path}}], by clip id;
+                  invalid_frames: the sorted frame numbers invalid in any of VALID_STAGES
 
 Store paths are relative to the results folder (the index lives in ``{results}/dataset/``).
 """
@@ -26,6 +31,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import zarr
 
 from headgan_prep.store.atomic import atomic_file
@@ -33,7 +39,9 @@ from headgan_prep.store.rejections import RejectionRow, read_rejections
 from headgan_prep.store.shard_job import clip_groups
 from headgan_prep.store.layout import STAGES, shards
 
-SCHEMA = "headgan.dataset/1"
+SCHEMA = "headgan.dataset/2"
+VALID_STAGES = tuple(stage.name for stage in STAGES if any(array.name == "valid" for array in stage.arrays))
+"""The stages with a per-frame ``valid`` flag (crops, landmarks, fit, nmfc)."""
 
 
 class DatasetIndexError(Exception):
@@ -90,11 +98,13 @@ def clip_entry(sources: ClipSources, clip_id: str, shard: str) -> tuple[dict | N
     if len(set(counts.values())) > 1:
         detail = " ".join(f"{name}={n}" for name, n in counts.items())
         return None, RejectionRow(clip_id, "", "dataset", "frame_count_mismatch", detail)
+    valid = np.logical_and.reduce([sources.groups[name][clip_id]["valid"][...] for name in VALID_STAGES])
     entry = {
         "clip_id": clip_id,
         "identity": str(sources.groups["crops"][clip_id].attrs["identity"]),
         "shard": shard,
         "n_frames": counts["crops"],
+        "invalid_frames": np.flatnonzero(~valid).tolist(),
         "stores": {stage.name: f"{stage.name}/{shard}.zarr" for stage in STAGES},
     }
     return entry, None

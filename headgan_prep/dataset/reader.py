@@ -24,6 +24,7 @@ import numpy as np
 import zarr
 
 from headgan_prep.dataset.index import SCHEMA as INDEX_SCHEMA
+from headgan_prep.dataset.sketch import draw_sketch
 from headgan_prep.store.frame_shards import ShardedFrames
 
 
@@ -139,6 +140,12 @@ class DatasetReader:
         runs = [array[int(run[0]) : int(run[-1]) + 1] for run in np.split(unique, breaks)]
         return np.concatenate(runs)[positions]
 
+    def valid(self, clip: int) -> np.ndarray:
+        """(T,) bool: the frames of clip number ``clip`` valid in every stage (the index's ``invalid_frames``)."""
+        valid = np.ones(int(self.n_frames[clip]), dtype=bool)
+        valid[self.clips[clip]["invalid_frames"]] = False
+        return valid
+
     def middle_frame(self, clip: int) -> int:
         """The fixed reference frame of a clip at test time: its middle frame (the official policy)."""
         return int(self.n_frames[clip] // 2)
@@ -161,7 +168,50 @@ def nmfc_window(frames: np.ndarray, past: int) -> np.ndarray:
     return np.maximum(np.asarray(frames, dtype=np.int64)[:, None] + offsets, 0)
 
 
-def read_sample(reader: DatasetReader, clip: int, start: int, reference: int, length: int = 1, past: int = 2) -> dict:
+def usable_starts(valid: np.ndarray, length: int, past: int) -> np.ndarray:
+    """The first frames t of the samples of ``length`` frames that read valid frames only.
+
+    A sample starting at t reads the NMFC images of :func:`nmfc_window` of t … t + length − 1,
+    that is frames max(t − past, 0) … t + length − 1 (clamped at the clip's start), and the crops
+    of t … t + length − 1: all of them must be valid.
+
+    Parameters
+    ----------
+    valid : (T,) bool
+        Per frame, valid in every stage (:meth:`DatasetReader.valid`).
+    length : int
+        Frames per sample, ≥ 1.
+    past : int
+        Previous NMFC images per frame, ≥ 0.
+
+    Returns
+    -------
+    (n,) int64, increasing: the usable starts (empty when the clip has none).
+    """
+    valid = np.asarray(valid, dtype=bool)
+    n_starts = len(valid) - length + 1
+    if n_starts < 1:
+        return np.zeros(0, dtype=np.int64)
+    # invalid frames among the first i, so frames a … b−1 are all valid when bad[b] == bad[a]
+    bad = np.concatenate([[0], np.cumsum(~valid)])
+    starts = np.arange(n_starts)
+    first = np.maximum(starts - past, 0)
+    return starts[bad[starts + length] == bad[first]].astype(np.int64)
+
+
+CONDITIONS = ("nmfc", "landmarks")
+"""What a sample's ``nmfc`` entries hold: NMFC images, or landmark sketches (:mod:`headgan_prep.dataset.sketch`)."""
+
+
+def read_sample(
+    reader: DatasetReader,
+    clip: int,
+    start: int,
+    reference: int,
+    length: int = 1,
+    past: int = 2,
+    condition: str = "nmfc",
+) -> dict:
     """One self-reenactment sample of ``length`` consecutive frames, as stored (uint8 images).
 
     Parameters
@@ -177,6 +227,9 @@ def read_sample(reader: DatasetReader, clip: int, start: int, reference: int, le
         Number of consecutive frames.
     past : int
         Previous NMFC images per frame (k = 2 gives 3 NMFC images, 9 channels).
+    condition : str
+        ``nmfc``: the NMFC store's images; ``landmarks``: sketches drawn from the landmark store's
+        68 iBUG points instead (the landmark ablation), in the same entries and layout.
 
     Returns
     -------
@@ -200,10 +253,15 @@ def read_sample(reader: DatasetReader, clip: int, start: int, reference: int, le
         )
     frames = np.arange(start, start + length, dtype=np.int64)
     window = nmfc_window(frames, past)
-    nmfc = reader.read("nmfc", "nmfc", clip, np.append(window.ravel(), reference))
+    image = reader.read("crops", "frames", clip, slice(start, start + length))
+    if condition == "landmarks":
+        points = reader.read("landmarks", "ibug68", clip, np.append(window.ravel(), reference))
+        nmfc = np.stack([draw_sketch(p, image.shape[1]) for p in points])
+    else:
+        nmfc = reader.read("nmfc", "nmfc", clip, np.append(window.ravel(), reference))
     return {
         "nmfc": nmfc[:-1].reshape(length, past + 1, *nmfc.shape[1:]),
-        "image": reader.read("crops", "frames", clip, slice(start, start + length)),
+        "image": image,
         "audio": reader.read("audio", "features", clip, slice(start, start + length)),
         "mouth_box": reader.read("landmarks", "mouth_box", clip, slice(start, start + length)),
         "ref_image": reader.read("crops", "frames", clip, slice(reference, reference + 1))[0],

@@ -37,6 +37,7 @@ def test_index_lists_every_clip_of_the_split_with_its_stores(results):
             "identity": clip_id.split("+")[0],
             "shard": shard,
             "n_frames": n_frames,
+            "invalid_frames": [],
             "stores": {stage: f"{stage}/{shard}.zarr" for stage in STAGE_NAMES},
         }
         for clip_id, shard, n_frames in [
@@ -93,3 +94,14 @@ def test_a_missing_store_is_an_error_naming_it(results):
     shutil.rmtree(results / "fit/train-0001.zarr")
     with pytest.raises(DatasetIndexError, match=r"fit/train-0001.zarr: fit store missing"):
         build_index(results, "train")
+
+
+def test_a_clip_lists_the_frames_invalid_in_any_stage(results):
+    for stage, frames in (("crops", [5]), ("landmarks", [0, 5]), ("fit", [2]), ("nmfc", [3])):
+        valid = np.ones(6, bool)
+        valid[frames] = False
+        replace_array(results, stage, "train-0000", "id2+b+1", "valid", valid)
+    index, _ = build_index(results, "train")
+    entries = {c["clip_id"]: c for c in index["clips"]}
+    assert entries["id2+b+1"]["invalid_frames"] == [0, 2, 3, 5]
+    assert entries["id1+a+1"]["invalid_frames"] == []
