@@ -32,7 +32,7 @@ BIN = str(Path(sys.executable).parent)
 DATA = re.compile(r"/data/[\w./-]+")
 
 PARSE_ONLY = """
-import argparse, runpy, sys
+import argparse, os, runpy, sys
 parse = argparse.ArgumentParser.parse_args
 def parse_only(self, args=None, namespace=None):
     parse(self, args, namespace)
@@ -43,6 +43,7 @@ if sys.argv[1] == "headgan-prep":
     main(sys.argv[2:])
 else:
     sys.argv = sys.argv[1:]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[0])))  # as `python script.py` does
     runpy.run_path(sys.argv[0], run_name="__main__")
 """
 """Runs a command line's argument parser (and nothing after it): exit 0 when it accepts the arguments."""
