@@ -17,7 +17,8 @@ def profile(name: str) -> dict:
 
 def job_rules() -> set[str]:
     """Rules that make jobs: a shell, run or script section, and not a local rule."""
-    text = "\n".join(p.read_text() for p in [REPO_ROOT / "Snakefile", *sorted((REPO_ROOT / "workflow/rules").glob("*.smk"))])
+    files = [REPO_ROOT / "Snakefile", *sorted((REPO_ROOT / "workflow/rules").glob("*.smk"))]
+    text = "\n".join(path.read_text() for path in files)
     parts = re.split(r"^(?:rule|checkpoint) (\w+):", text, flags=re.M)
     rules = {name for name, body in zip(parts[1::2], parts[2::2]) if re.search(r"^    (shell|run|script):", body, re.M)}
     local = set(re.findall(r"^localrules:\s*\n((?:    \w+,?\n)+)", text, re.M))

@@ -188,13 +188,16 @@ def test_cancelled_job_fails_in_bounded_time_and_a_rerun_completes_what_is_missi
     assert (tmp_path / target).is_file()
 
 
-def test_a_partition_the_cluster_refuses_stops_the_run_with_sbatchs_message(demo_runs):
+def test_a_gpu_request_the_cluster_refuses_stops_the_run_with_sbatchs_message(demo_runs):
+    # the shipped profile's training job on a cluster without GPUs (and without a partition `gpu`)
     config = {**demo_runs["config"], "train": TINY_TRAINING}
     start = time.perf_counter()
     result = snakemake(demo_runs["remote"], "--profile", str(PROFILES / "slurm"), *FAST, "train",
                        config=config, timeout=300)
+    output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "invalid partition specified: gpu" in result.stdout + result.stderr
+    assert "SLURM sbatch failed. The error message was 'sbatch: error: Invalid generic resource (gres)" in output
+    assert " -p gpu " in output and "--gpus=1" in output  # the call is shown, naming the settings
     assert time.perf_counter() - start < 120
 
 
