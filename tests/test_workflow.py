@@ -85,7 +85,7 @@ def test_lint_and_format_are_clean(tmp_path):
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
 
 
-@pytest.mark.parametrize("profile", ["default", "slurm"])
+@pytest.mark.parametrize("profile", ["default", "slurm", "slurm-cpu"])
 def test_profiles_plan_the_workflow(tmp_path, profile):
     config = tiny_config(tmp_path, tmp_path / "models")
     result = snakemake(

@@ -17,6 +17,8 @@ rule reconstruct:
         RESULTS / "logs/apps/reconstruct/{shard}.log",
     wildcard_constraints:
         shard="test-[0-9]+",
+    resources:
+        gpu=1,
     conda:
         "../../envs/train.yaml"
     params:
@@ -45,6 +47,8 @@ rule reenact:
         ),
     log:
         RESULTS / "logs/apps/reenact.log",
+    resources:
+        gpu=1,
     conda:
         "../../envs/train.yaml"
     params:
@@ -76,6 +80,8 @@ rule frontalise:
         RESULTS / "logs/apps/frontalise/{shard}.log",
     wildcard_constraints:
         shard="test-[0-9]+",
+    resources:
+        gpu=1,
     conda:
         "../../envs/train.yaml"
     params:
@@ -106,6 +112,8 @@ rule edit:
         table=APPS_RUN / "edit/edits.tsv",
     log:
         RESULTS / "logs/apps/edit.log",
+    resources:
+        gpu=1,
     conda:
         "../../envs/train.yaml"
     params:
@@ -135,6 +143,8 @@ rule compress:
         ),
     log:
         RESULTS / "logs/apps/compress.log",
+    resources:
+        gpu=1,
     conda:
         "../../envs/train.yaml"
     params:

@@ -22,9 +22,10 @@ rule train_model:
         RESULTS / f"logs/train/{config['train']['run']}.log",
     conda:
         "../../envs/train.yaml"
-    threads: config["train"]["workers"] + 1
+    threads: config["train"]["nproc"] * (config["train"]["workers"] + 1)
     resources:
         gpu=config["train"]["nproc"],
+        mem_mb=16000 * config["train"]["nproc"],
     params:
         launcher=train_launcher(),
         out=TRAIN_RUN,
