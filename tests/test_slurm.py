@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from training import SMALL_TRAINING
+from tests.training import SMALL_TRAINING
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BIN = str(Path(sys.executable).parent)
