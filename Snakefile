@@ -1,6 +1,6 @@
 """HeadGAN pipeline: video collection → training stores → trained model → metrics.
 
-Targets: `preprocess` (default), `train`, `evaluate`, `all`. See README.md.
+Targets: `preprocess` (default), `train`, `apps`, `evaluate`, `all`. See README.md.
 """
 
 
@@ -22,6 +22,7 @@ include: "workflow/rules/render.smk"
 include: "workflow/rules/audio.smk"
 include: "workflow/rules/dataset.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/apps.smk"
 
 
 rule preprocess:
@@ -35,6 +36,13 @@ rule train:
     """Train HeadGAN on the training split."""
     input:
         rules.train_model.output,
+
+
+rule apps:
+    """The paper's applications with the trained generator: reconstruction, reenactment,
+    frontalisation, editing, compression (`results/apps/{run}/`)."""
+    input:
+        apps_outputs,
 
 
 rule evaluate:

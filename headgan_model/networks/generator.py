@@ -108,12 +108,21 @@ class FlowNetwork(nn.Module):
             The unwarped reference features ``h1 (B, w, H, W)``, ``h2 (B, 4w, H/2, W/2)``,
             ``h3 (B, 16w, H/4, W/4)``.
         """
-        features = self.encoder(torch.cat([ref_image, ref_nmfc], dim=1))
-        x = features[-1]
+        features = self.encode(ref_image, ref_nmfc)
+        return self.flow(nmfc, features), features
+
+    def encode(self, ref_image: torch.Tensor, ref_nmfc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The reference features ``h1, h2, h3`` of ``(B, 3, H, W)`` ``y_ref`` and ``x_ref`` (see :meth:`forward`)."""
+        return self.encoder(torch.cat([ref_image, ref_nmfc], dim=1))
+
+    def flow(self, nmfc: torch.Tensor, features: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """``(B, 2, H, W)`` flow from ``x_{t-2:t}`` and the reference features of :meth:`encode`
+        (batch 1 or B: one reference's features broadcast over the batch)."""
+        x = features[-1].expand(len(nmfc), -1, -1, -1)
         for block in self.quarter_blocks:
             x = block(x, nmfc)
         x = self.half_block(self.upsample(x), nmfc)
-        return self.to_flow(self.upsample(x)), features
+        return self.to_flow(self.upsample(x))
 
 
 class RenderingStage(nn.Module):
@@ -268,13 +277,38 @@ class Generator(nn.Module):
             without audio (or missing for one with).
         """
         _check_inputs(self.config, nmfc, ref_image, ref_nmfc, audio)
+        return self.drive(nmfc, ref_image, self.encode_reference(ref_image, ref_nmfc), audio)
+
+    def encode_reference(
+        self, ref_image: torch.Tensor, ref_nmfc: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The reference features ``(B, w, H, W)``, ``(B, 4w, H/2, W/2)``, ``(B, 16w, H/4, W/4)`` of
+        ``y_ref`` and ``x_ref`` (F's encoder, or the reference encoder without F), which depend on
+        the reference only: inference computes them once per reference (:meth:`drive`)."""
+        encoder = self.reference_encoder if self.flow_network is None else self.flow_network.encoder
+        return encoder(torch.cat([ref_image, ref_nmfc], dim=1))
+
+    def drive(
+        self,
+        nmfc: torch.Tensor,
+        ref_image: torch.Tensor,
+        features: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        audio: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor | None]:
+        """:meth:`forward` from the reference features of :meth:`encode_reference`.
+
+        ``ref_image`` and ``features`` have batch 1 (one reference for every frame, broadcast) or
+        ``B``; the other inputs and the outputs are those of :meth:`forward` (inputs unchecked).
+        """
+        batch = len(nmfc)
+        ref_image = ref_image.expand(batch, -1, -1, -1)
         if self.flow_network is None:
-            features = self.reference_encoder(torch.cat([ref_image, ref_nmfc], dim=1))
+            features = tuple(feature.expand(batch, -1, -1, -1) for feature in features)
             flow = warped = None
             reference = ref_image
         else:
-            flow, features = self.flow_network(nmfc, ref_image, ref_nmfc)
-            features = tuple(warp(feature, resize_flow(flow, feature.shape[-2:])) for feature in features)
+            flow = self.flow_network.flow(nmfc, features)
+            features = tuple(warp(feature.expand(batch, -1, -1, -1), resize_flow(flow, feature.shape[-2:])) for feature in features)
             warped = reference = warp(ref_image, flow)
         image = self.rendering_network(nmfc, features, reference, audio)
         return {"image": image, "flow": flow, "warped": warped}
