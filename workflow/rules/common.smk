@@ -102,18 +102,6 @@ def preprocess_outputs(wildcards):
     )
 
 
-def stage_not_built(target):
-    """Input function of the targets whose stages this release of the pipeline does not have yet."""
-
-    def _raise(wildcards):
-        raise WorkflowError(
-            f"target '{target}' needs the evaluation stage, which this release of the pipeline does "
-            "not build yet; `snakemake train` trains the model it would evaluate."
-        )
-
-    return _raise
-
-
 TRAIN_RUN = RESULTS / "train" / config["train"]["run"]
 
 
