@@ -1,42 +1,4 @@
 # Rules of package headgan_model.evaluate (tests: tests/evaluate/)
-EVAL_RUN = RESULTS / "eval" / config["train"]["run"]
-EVALUATE = config.get("evaluate", {})
-EVALUATE_SETTINGS = json.dumps(EVALUATE, sort_keys=True)
-EVALUATE_CLI = "python -m headgan_model.evaluate.cli"
-EVAL_TASKS = ("reconstruct", "reenact", "frontalise")
-
-
-def metric_model_inputs(wildcards):
-    """Model files of the metrics the ``models`` rule can fetch (LPIPS, I3D, MobileFaceNet, SCRFD),
-    or that are present; a missing file nobody can fetch is no input: its metric is reported missing.
-    """
-    from headgan_model.evaluate.settings import EvaluateSettings
-    from headgan_model.metrics.i3d import I3D_CHECKPOINT
-    from headgan_model.metrics.lpips import BACKBONES
-    from headgan_prep.ingest.detect import detector_model_path
-
-    settings = EvaluateSettings.from_dict(EVALUATE)
-    backbone = BACKBONES[settings.lpips.net]
-    wanted = [
-        backbone.backbone_file,
-        backbone.linear_file,
-        I3D_CHECKPOINT,
-        settings.csim.model,
-        detector_model_path("insightface", settings.csim.detector),
-    ]
-    fetchable = set(fetchable_models())
-    return [
-        MODELS_DIR / relative
-        for relative in wanted
-        if relative in fetchable or (MODELS_DIR / relative).is_file()
-    ]
-
-
-def head_pose_models(wildcards):
-    """Landmark and detector files of ARD and ARE (those of the landmarks stage)."""
-    return [model_input(relative) for relative in landmark_models()]
-
-
 rule evaluate_reconstruct:
     """Table 1 left: L1, PSNR, SSIM, LPIPS, FID, FVD, CSIM of the reconstructed test clips."""
     input:
@@ -55,10 +17,11 @@ rule evaluate_reconstruct:
         "../../envs/train.yaml"
     threads: 2
     params:
+        cli="python -m headgan_model.evaluate.cli",
         settings=EVALUATE_SETTINGS,
         models_dir=MODELS_DIR,
     shell:
-        "{EVALUATE_CLI} reconstruct --index {input.index} --videos {input.videos} --models-dir {params.models_dir}"
+        "{params.cli} reconstruct --index {input.index} --videos {input.videos} --models-dir {params.models_dir}"
         " --scores {output.scores} --csv {output.csv} --settings {params.settings:q} --threads {threads} > {log} 2>&1"
 
 
@@ -82,12 +45,13 @@ rule evaluate_reenact:
         "../../envs/train.yaml"
     threads: 2
     params:
+        cli="python -m headgan_model.evaluate.cli",
         settings=EVALUATE_SETTINGS,
         models_dir=MODELS_DIR,
         landmarks=json.dumps(config["landmarks"], sort_keys=True),
         fit=json.dumps(config["fit"], sort_keys=True),
     shell:
-        "{EVALUATE_CLI} reenact --index {input.index} --source-index {input.source_index} --videos {input.videos}"
+        "{params.cli} reenact --index {input.index} --source-index {input.source_index} --videos {input.videos}"
         " --model {input.model} --models-dir {params.models_dir} --scores {output.scores} --csv {output.csv}"
         " --settings {params.settings:q} --landmarks-settings {params.landmarks:q} --fit-settings {params.fit:q}"
         " --threads {threads} > {log} 2>&1"
@@ -113,24 +77,15 @@ rule evaluate_frontalise:
         "../../envs/train.yaml"
     threads: 2
     params:
+        cli="python -m headgan_model.evaluate.cli",
         settings=EVALUATE_SETTINGS,
         models_dir=MODELS_DIR,
         landmarks=json.dumps(config["landmarks"], sort_keys=True),
         fit=json.dumps(config["fit"], sort_keys=True),
     shell:
-        "{EVALUATE_CLI} frontalise --index {input.index} --videos {input.videos} --model {input.model}"
+        "{params.cli} frontalise --index {input.index} --videos {input.videos} --model {input.model}"
         " --models-dir {params.models_dir} --scores {output.scores} --csv {output.csv} --settings {params.settings:q}"
         " --landmarks-settings {params.landmarks:q} --fit-settings {params.fit:q} --threads {threads} > {log} 2>&1"
-
-
-def other_run_metrics(wildcards):
-    """metrics.json of the runs of ``evaluate.runs`` that have one (Table 3 says which have none)."""
-    paths = [
-        RESULTS / "eval" / run / "metrics.json"
-        for run in EVALUATE.get("runs", [])
-        if run != config["train"]["run"]
-    ]
-    return [path for path in paths if path.is_file()]
 
 
 rule evaluate_report:
@@ -167,6 +122,7 @@ rule evaluate_report:
     conda:
         "../../envs/train.yaml"
     params:
+        cli="python -m headgan_model.evaluate.cli",
         run=config["train"]["run"],
         out=EVAL_RUN,
         scores=" ".join(
@@ -175,20 +131,6 @@ rule evaluate_report:
         settings=EVALUATE_SETTINGS,
         apps=APPS_SETTINGS,
     shell:
-        "{EVALUATE_CLI} report --run {params.run} --out {params.out} --scores {params.scores} --index {input.index}"
+        "{params.cli} report --run {params.run} --out {params.out} --scores {params.scores} --index {input.index}"
         " --generator {input.generator} --model {input.model} --settings {params.settings:q}"
         " --apps-settings {params.apps:q} > {log} 2>&1"
-
-
-def evaluate_outputs(wildcards):
-    """Every file of ``results/eval/{run}/``."""
-    return [
-        EVAL_RUN / name
-        for name in (
-            "metrics.json",
-            "table1.md",
-            "table2.md",
-            "table3.md",
-            "protocol.json",
-        )
-    ] + [EVAL_RUN / f"{task}.csv" for task in EVAL_TASKS]
