@@ -46,7 +46,8 @@ class Networks:
     models_dir : Path
         The models folder (``models.dir``).
     morphable_model : Path, optional
-        The 3DMM the clips were fitted with (ARD and ARE fit it to generated frames).
+        The 3DMM the clips were fitted with (ARD and ARE fit it to generated frames; the report
+        hashes it into the protocol).
     landmarks, fit : LandmarksConfig, FitConfig, optional
         The preprocessing's settings, so that head angles are measured as the fit store's were.
 
@@ -119,6 +120,4 @@ class Networks:
         loader = lambda: make_head_pose_estimator(
             self.models_dir, self.morphable_model, self.landmarks, self.fit
         )  # noqa: E731
-        estimator = self._load("head pose", loader, files)
-        self.files[str(self.morphable_model)] = Path(self.morphable_model)
-        return estimator
+        return self._load("head pose", loader, files)
