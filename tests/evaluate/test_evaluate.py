@@ -189,7 +189,10 @@ def test_table3_reads_the_other_runs(apps_outputs, metric_models, report, tmp_pa
     first, _ = report
     root = tmp_path / "eval"
     shutil.copytree(first, root / "ablation")
-    evaluate(apps_outputs, metric_models, root / "demo", EvaluateSettings(runs=["ablation"]))
+    evaluate(apps_outputs, metric_models, root / "demo", EvaluateSettings(metrics=["L1"], runs=["ablation"]))
     table3 = (root / "demo/table3.md").read_text()
-    rows = [line for line in table3.splitlines() if line.startswith(("| **demo**", "| **ablation**"))]
-    assert len(rows) == 2 and rows[0].split(" | ")[2].split()[0] == rows[1].split(" | ")[2].split()[0]  # same FVD
+    rows = {line.split(" | ")[0]: line.split(" | ") for line in table3.splitlines() if line.startswith("| **")}
+    fvd = json.loads((first / "metrics.json").read_text())["tasks"]["reconstruct"]["FVD"]["value"]
+    assert rows["| **ablation**"][2].split()[0] == f"{fvd:.0f}"
+    assert rows["| **demo**"][2].startswith("— [")
+    assert "FVD (reconstruct, demo): missing: not computed (not in evaluate.metrics)" in table3
