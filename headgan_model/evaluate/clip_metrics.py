@@ -14,16 +14,16 @@ from headgan_model.metrics.result import MetricResult
 NOT_COMPUTED = "not computed (not in evaluate.metrics)"
 
 
-def frame_metric(name: str, enabled: bool, compute: Callable[[], np.ndarray]) -> tuple[MetricResult, np.ndarray | None]:
-    """A per-frame metric of one clip: its mean as a result and the ``(T,)`` per-frame values, or a
-    missing result and None (not ``enabled``, or ``compute`` raised :class:`MetricUnavailable`)."""
+def frame_metric(name: str, enabled: bool, compute: Callable[[], np.ndarray]) -> MetricResult:
+    """A per-frame metric of one clip: the mean of the ``(T,)`` values ``compute`` gives, or missing
+    (not ``enabled``, or ``compute`` raised :class:`MetricUnavailable`)."""
     if not enabled:
-        return MetricResult.unavailable(name, NOT_COMPUTED), None
+        return MetricResult.unavailable(name, NOT_COMPUTED)
     try:
         values = compute()
     except MetricUnavailable as error:
-        return MetricResult.unavailable(name, str(error)), None
-    return MetricResult(name, float(values.mean())), values
+        return MetricResult.unavailable(name, str(error))
+    return MetricResult(name, float(values.mean()))
 
 
 def clip_csim(networks: Networks, reference: np.ndarray, generated: np.ndarray) -> MetricResult:

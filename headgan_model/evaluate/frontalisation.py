@@ -27,7 +27,6 @@ from headgan_model.metrics.head_pose import AXES, HeadAngles, average_rotation_e
 from headgan_model.metrics.result import MetricResult
 from headgan_prep.dataset.reader import DatasetReader
 
-METRICS = ("FID", "CSIM", "ARE")
 
 
 def sampled_frames(lengths: list[int], seed: int) -> list[int]:
@@ -50,7 +49,7 @@ def score_frontalisation(index_path: Path, task_dirs: list[Path], networks: Netw
     Returns
     -------
     TaskScores
-        Metrics :data:`METRICS`; one row per clip with the frame drawn.
+        FID, CSIM, ARE; one row per clip with the frame drawn.
     """
     settings = networks.settings
     clips = {clip.clip_id: clip for clip in split_clips(DatasetReader(index_path))}

@@ -24,7 +24,6 @@ from headgan_model.metrics.pixel import l1_per_frame, mse_per_frame, psnr_from_m
 from headgan_model.metrics.result import MetricResult
 from headgan_prep.dataset.reader import DatasetReader
 
-METRICS = ("L1", "PSNR", "SSIM", "LPIPS", "FID", "FVD", "CSIM")
 
 
 def score_reconstruction(index_path: Path, task_dirs: list[Path], networks: Networks) -> TaskScores:
@@ -41,7 +40,7 @@ def score_reconstruction(index_path: Path, task_dirs: list[Path], networks: Netw
     Returns
     -------
     TaskScores
-        Metrics :data:`METRICS`; one row per clip.
+        L1, PSNR, SSIM, LPIPS, FID, FVD, CSIM; one row per clip.
 
     Raises
     ------
@@ -65,12 +64,12 @@ def score_reconstruction(index_path: Path, task_dirs: list[Path], networks: Netw
         formats[clip.clip_id] = video_format(video).to_dict()
         steps.add(row.get("generator_step"))
         pixel = settings.computes("L1") or settings.computes("PSNR")
-        l1, _ = frame_metric("L1", pixel, lambda: l1_per_frame(generated, real, device=device))
-        mse, _ = frame_metric("MSE", pixel, lambda: mse_per_frame(generated, real, device=device))
-        ssim, _ = frame_metric(
+        l1 = frame_metric("L1", pixel, lambda: l1_per_frame(generated, real, device=device))
+        mse = frame_metric("MSE", pixel, lambda: mse_per_frame(generated, real, device=device))
+        ssim = frame_metric(
             "SSIM", settings.computes("SSIM"), lambda: ssim_per_frame(generated, real, device=device)
         )
-        lpips, _ = frame_metric(
+        lpips = frame_metric(
             "LPIPS",
             settings.computes("LPIPS"),
             lambda: lpips_per_frame(generated, real, networks.lpips(), device=device, batch_size=settings.batch),

@@ -27,7 +27,6 @@ from headgan_model.metrics.head_pose import HeadAngles, average_rotation_distanc
 from headgan_model.metrics.result import MetricResult
 from headgan_prep.dataset.reader import DatasetReader
 
-METRICS = ("FID", "CSIM", "ARD", "AU-H")
 
 
 def fitted_angles(clip: Clip) -> HeadAngles:
@@ -61,7 +60,7 @@ def score_reenactment(test_index: Path, source_index: Path, task_dir: Path, netw
     Returns
     -------
     TaskScores
-        Metrics :data:`METRICS`; one row per pair.
+        FID, CSIM, ARD, AU-H; one row per pair.
     """
     settings = networks.settings
     driving_clips = {clip.clip_id: clip for clip in split_clips(DatasetReader(test_index))}
