@@ -14,6 +14,7 @@ from tests.evaluate.conftest import SHARDS, write_apps_outputs
 
 from headgan_model.apps.clips import split_clips
 from headgan_model.apps.video import write_mp4
+from headgan_model.evaluate.distributions import FidSet
 from headgan_model.evaluate.frontalisation import sampled_frames, score_frontalisation
 from headgan_model.evaluate.networks import Networks
 from headgan_model.evaluate.reconstruction import score_reconstruction
@@ -22,7 +23,7 @@ from headgan_model.evaluate.report import OUTPUTS, write_report
 from headgan_model.evaluate.scores import write_scores
 from headgan_model.evaluate.settings import EvaluateConfigError, EvaluateSettings
 from headgan_model.evaluate.videos import read_frames
-from headgan_model.metrics.fid import FID_WEIGHTS_FILENAME
+from headgan_model.metrics.fid import FID_WEIGHTS_FILENAME, FIDInception
 from headgan_model.metrics.frames import FrameMismatch
 from headgan_prep.dataset.reader import DatasetReader
 
@@ -196,3 +197,19 @@ def test_table3_reads_the_other_runs(apps_outputs, metric_models, report, tmp_pa
     assert rows["| **ablation**"][2].split()[0] == f"{fvd:.0f}"
     assert rows["| **demo**"][2].startswith("— [")
     assert "FVD (reconstruct, demo): missing: not computed (not in evaluate.metrics)" in table3
+
+
+def test_fid_from_a_loaded_network_carries_its_small_sample_warning(metric_models, monkeypatch):
+    # the real weights never ship on PyPI: an untrained network in the same layout stands in
+    monkeypatch.setattr("headgan_model.evaluate.networks.load_fid_inception", lambda path: FIDInception().eval())
+    networks = Networks(EvaluateSettings(), metric_models)
+    fid_set = FidSet(networks)
+    frames = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    fid_set.add(frames[:2], frames[2:3])
+    fid_set.add(frames[2:], frames[3:])
+    fid = fid_set.result()
+    assert fid.value is not None and fid.value >= 0 and fid.details == {"generated": 4.0, "real": 2.0}
+    assert any("2 samples of 2048-dimensional features" in warning for warning in fid.warnings)
+    one = FidSet(networks)
+    one.add(frames[:1], frames[1:2])
+    assert "at least 2 frames a side" in one.result().missing
