@@ -23,6 +23,7 @@ include: "workflow/rules/audio.smk"
 include: "workflow/rules/dataset.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/apps.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule preprocess:
@@ -46,9 +47,9 @@ rule apps:
 
 
 rule evaluate:
-    """Evaluate a trained HeadGAN on the test split."""
+    """Tables 1-3 of the paper for the trained run, with their protocol (`results/eval/{run}/`)."""
     input:
-        stage_not_built("evaluate"),
+        evaluate_outputs,
 
 
 rule all:
@@ -56,4 +57,4 @@ rule all:
     input:
         preprocess_outputs,
         rules.train_model.output,
-        stage_not_built("evaluate"),
+        evaluate_outputs,

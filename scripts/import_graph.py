@@ -50,6 +50,7 @@ STAGES = {
         "train": set(),
         "metrics": set(),
         "apps": {"train"},
+        "evaluate": {"apps", "metrics"},
     },
 }
 """The stages of each library and the stages they come right after (the DAG); a stage may import

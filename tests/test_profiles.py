@@ -44,7 +44,10 @@ def test_threads_become_cpus_and_gpus_follow_train_nproc():
     assert profile("slurm-cpu")["set-resources"]["train_model"] == {"slurm_partition": "cpu", "gpu": 0, "runtime": 4320}
 
 
-GPU_RULES = {"train_model", "reconstruct", "reenact", "frontalise", "edit", "compress"}
+GPU_RULES = {
+    "train_model", "reconstruct", "reenact", "frontalise", "edit", "compress",
+    "evaluate_reconstruct", "evaluate_reenact", "evaluate_frontalise",
+}
 
 
 def test_the_cpu_profile_is_the_slurm_profile_but_for_the_gpu_rules():

@@ -128,10 +128,12 @@ def test_missing_deepspeech_model_names_the_file(tmp_path):
     assert "deepspeech-0.9.3-models.tflite" in result.stdout + result.stderr
 
 
-def test_targets_without_their_stages_say_so(tmp_path):
-    result = snakemake(tmp_path, "-n", "evaluate", config=tiny_config(tmp_path, tmp_path / "models"), check=False)
-    assert result.returncode != 0
-    assert "does not build yet" in result.stdout + result.stderr
+@pytest.mark.parametrize("target", ["evaluate", "all"])
+def test_evaluate_and_all_are_planned(tmp_path, target):
+    config = tiny_config(tmp_path, tmp_path / "models")
+    config["train"] = {"vgg": {"enabled": False}}
+    result = snakemake(tmp_path, "-n", target, config=config)
+    assert {"make_demo", "manifest", target} <= set(job_rules(result.stdout))
 
 
 def test_missing_vgg_weights_stop_train_only_and_name_the_file(tmp_path):

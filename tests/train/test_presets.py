@@ -17,7 +17,7 @@ from headgan_model.train.losses import (
 )
 from headgan_model.train.schedule import LRSchedule
 from headgan_model.train.settings import PRESETS, TrainConfigError, TrainSettings, preset_keys
-from headgan_model.train.trainer import Trainer, checkpoints, train
+from headgan_model.train.trainer import Trainer, train
 from headgan_prep.dataset.index import build_index, write_index
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")

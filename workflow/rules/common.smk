@@ -102,18 +102,6 @@ def preprocess_outputs(wildcards):
     )
 
 
-def stage_not_built(target):
-    """Input function of the targets whose stages this release of the pipeline does not have yet."""
-
-    def _raise(wildcards):
-        raise WorkflowError(
-            f"target '{target}' needs the evaluation stage, which this release of the pipeline does "
-            "not build yet; `snakemake train` trains the model it would evaluate."
-        )
-
-    return _raise
-
-
 TRAIN_RUN = RESULTS / "train" / config["train"]["run"]
 
 
@@ -297,3 +285,63 @@ def all_split_stores(split):
 
 
 REENACT_SPLIT = config.get("apps", {}).get("reenact", {}).get("source_split", "test")
+# Evaluation (workflow/rules/evaluate.smk)
+EVAL_RUN = RESULTS / "eval" / config["train"]["run"]
+EVALUATE = config.get("evaluate", {})
+EVALUATE_SETTINGS = json.dumps(EVALUATE, sort_keys=True)
+EVAL_TASKS = ("reconstruct", "reenact", "frontalise")
+
+
+def metric_model_inputs(wildcards):
+    """Model files of the metrics the ``models`` rule can fetch (LPIPS, I3D, MobileFaceNet, SCRFD),
+    or that are present; a missing file nobody can fetch is no input: its metric is reported missing.
+    """
+    from headgan_model.evaluate.settings import EvaluateSettings
+    from headgan_model.metrics.i3d import I3D_CHECKPOINT
+    from headgan_model.metrics.lpips import BACKBONES
+    from headgan_prep.ingest.detect import detector_model_path
+
+    settings = EvaluateSettings.from_dict(EVALUATE)
+    backbone = BACKBONES[settings.lpips.net]
+    wanted = [
+        backbone.backbone_file,
+        backbone.linear_file,
+        I3D_CHECKPOINT,
+        settings.csim.model,
+        detector_model_path("insightface", settings.csim.detector),
+    ]
+    fetchable = set(fetchable_models())
+    return [
+        MODELS_DIR / relative
+        for relative in wanted
+        if relative in fetchable or (MODELS_DIR / relative).is_file()
+    ]
+
+
+def head_pose_models(wildcards):
+    """Landmark and detector files of ARD and ARE (those of the landmarks stage)."""
+    return [model_input(relative) for relative in landmark_models()]
+
+
+def other_run_metrics(wildcards):
+    """metrics.json of the runs of ``evaluate.runs`` that have one (Table 3 says which have none)."""
+    paths = [
+        RESULTS / "eval" / run / "metrics.json"
+        for run in EVALUATE.get("runs", [])
+        if run != config["train"]["run"]
+    ]
+    return [path for path in paths if path.is_file()]
+
+
+def evaluate_outputs(wildcards):
+    """Every file of ``results/eval/{run}/``."""
+    return [
+        EVAL_RUN / name
+        for name in (
+            "metrics.json",
+            "table1.md",
+            "table2.md",
+            "table3.md",
+            "protocol.json",
+        )
+    ] + [EVAL_RUN / f"{task}.csv" for task in EVAL_TASKS]
