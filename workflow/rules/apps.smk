@@ -17,10 +17,10 @@ rule reconstruct:
         RESULTS / "logs/apps/reconstruct/{shard}.log",
     wildcard_constraints:
         shard="test-[0-9]+",
-    resources:
-        gpu=1,
     conda:
         "../../envs/train.yaml"
+    resources:
+        gpu=1,
     params:
         settings=APPS_SETTINGS,
     shell:
@@ -47,10 +47,10 @@ rule reenact:
         ),
     log:
         RESULTS / "logs/apps/reenact.log",
-    resources:
-        gpu=1,
     conda:
         "../../envs/train.yaml"
+    resources:
+        gpu=1,
     params:
         settings=APPS_SETTINGS,
         render=json.dumps(config["render"], sort_keys=True),
@@ -80,10 +80,10 @@ rule frontalise:
         RESULTS / "logs/apps/frontalise/{shard}.log",
     wildcard_constraints:
         shard="test-[0-9]+",
-    resources:
-        gpu=1,
     conda:
         "../../envs/train.yaml"
+    resources:
+        gpu=1,
     params:
         settings=APPS_SETTINGS,
         render=json.dumps(config["render"], sort_keys=True),
@@ -112,10 +112,10 @@ rule edit:
         table=APPS_RUN / "edit/edits.tsv",
     log:
         RESULTS / "logs/apps/edit.log",
-    resources:
-        gpu=1,
     conda:
         "../../envs/train.yaml"
+    resources:
+        gpu=1,
     params:
         out=APPS_RUN / "edit",
         settings=APPS_SETTINGS,
@@ -143,10 +143,10 @@ rule compress:
         ),
     log:
         RESULTS / "logs/apps/compress.log",
-    resources:
-        gpu=1,
     conda:
         "../../envs/train.yaml"
+    resources:
+        gpu=1,
     params:
         settings=APPS_SETTINGS,
         render=json.dumps(config["render"], sort_keys=True),
