@@ -20,20 +20,26 @@ def models_dir() -> Path:
     return Path(os.environ.get("HEADGAN_MODELS_DIR", REPO_ROOT / "models"))
 
 
-@pytest.fixture(scope="session")
-def require_model(models_dir):
-    """Return a function mapping a path relative to the models dir to an existing file."""
+def file_requirer(folder: Path, kind: str, command: str):
+    """A function mapping a path relative to ``folder`` to an existing file: a missing one skips the
+    test, or fails it under ``HEADGAN_REQUIRE_MODELS=1``, naming ``command`` that gets it."""
 
     def _require(relative: str) -> Path:
-        path = models_dir / relative
+        path = folder / relative
         if not path.is_file():
-            message = f"model file {path} missing: run `headgan-prep fetch-models`"
+            message = f"{kind} {path} missing: run `{command}`"
             if os.environ.get("HEADGAN_REQUIRE_MODELS") == "1":
                 pytest.fail(message)
             pytest.skip(message)
         return path
 
     return _require
+
+
+@pytest.fixture(scope="session")
+def require_model(models_dir):
+    """Return a function mapping a path relative to the models dir to an existing file."""
+    return file_requirer(models_dir, "model file", "headgan-prep fetch-models")
 
 
 @pytest.fixture(scope="session")
@@ -44,17 +50,7 @@ def samples_dir() -> Path:
 @pytest.fixture(scope="session")
 def require_sample(samples_dir):
     """Return a function mapping a path relative to the samples dir to an existing file."""
-
-    def _require(relative: str) -> Path:
-        path = samples_dir / relative
-        if not path.is_file():
-            message = f"sample file {path} missing: run `headgan-prep fetch-samples`"
-            if os.environ.get("HEADGAN_REQUIRE_MODELS") == "1":
-                pytest.fail(message)
-            pytest.skip(message)
-        return path
-
-    return _require
+    return file_requirer(samples_dir, "sample file", "headgan-prep fetch-samples")
 
 
 @pytest.fixture
