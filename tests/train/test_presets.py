@@ -4,8 +4,7 @@ import shutil
 
 import pytest
 import torch
-from tests.stores import write_results
-from tests.training import SMALL_TRAINING
+from tests.training import SMALL_SIZE, small_settings
 
 from headgan_model.train.foreground import FaceParserError, load_face_parser, nmfc_foreground
 from headgan_model.train.losses import (
@@ -18,27 +17,12 @@ from headgan_model.train.losses import (
 from headgan_model.train.schedule import LRSchedule
 from headgan_model.train.settings import PRESETS, TrainConfigError, TrainSettings, preset_keys
 from headgan_model.train.trainer import Trainer, train
-from headgan_prep.dataset.index import build_index, write_index
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
-SIZE = 32
+SIZE = SMALL_SIZE
 OFFICIAL_SMALL = {"preset": "official", "flow_mask": {"target": "nmfc"}, "generator": {"width": 4, "spade_hidden": 8}}
 
 
-def settings(**overrides) -> TrainSettings:
-    values = dict(SMALL_TRAINING)
-    for key, value in overrides.items():
-        values[key] = {**values[key], **value} if isinstance(value, dict) and key in values else value
-    return TrainSettings.from_dict(values)
-
-
-@pytest.fixture(scope="module")
-def index(tmp_path_factory):
-    results = tmp_path_factory.mktemp("presets") / "results"
-    write_results(results, {"train-0000": {"id1+a+1": 12, "id2+b+1": 9}}, size=SIZE)
-    path = results / "dataset/train.json"
-    write_index(build_index(results, "train")[0], path)
-    return path
 
 
 def test_the_paper_preset_is_the_defaults_and_official_sets_every_difference():
@@ -98,7 +82,7 @@ def test_the_learning_rate_is_constant_then_decays_linearly():
 
 
 def test_the_trainer_sets_the_scheduled_rate_and_updates_d_every_4_steps(index, tmp_path):
-    s = settings(**OFFICIAL_SMALL, lr_schedule={"constant": 2, "decay": 8, "unit": "steps"}, lr=1e-3)
+    s = small_settings(**OFFICIAL_SMALL, lr_schedule={"constant": 2, "decay": 8, "unit": "steps"}, lr=1e-3)
     trainer = Trainer(s, index, tmp_path / "run")
     batch = next(iter(trainer.loader()))
     rates, d_updates, d_losses = [], [], []
@@ -122,7 +106,7 @@ def test_the_trainer_sets_the_scheduled_rate_and_updates_d_every_4_steps(index, 
 @pytest.mark.parametrize("preset", ["paper", "official"])
 def test_resume_is_exact_under_both_presets(index, tmp_path, preset):
     overrides = OFFICIAL_SMALL if preset == "official" else {}
-    s = settings(**overrides, steps=6, checkpoint_every=3, lr_schedule={"constant": 1, "decay": 8, "unit": "steps"})
+    s = small_settings(**overrides, steps=6, checkpoint_every=3, lr_schedule={"constant": 1, "decay": 8, "unit": "steps"})
     uninterrupted = train(s, index, tmp_path / "a", progress=False)
     shutil.copytree(tmp_path / "a" / "checkpoints", tmp_path / "b" / "checkpoints")
     (tmp_path / "b" / "checkpoints" / "step-00000006.pt").unlink()
@@ -136,13 +120,13 @@ def test_resume_is_exact_under_both_presets(index, tmp_path, preset):
 
 
 def test_the_official_audio_free_generator_has_an_audio_free_mouth_discriminator(index, tmp_path):
-    s = settings(**{**OFFICIAL_SMALL, "generator": {**OFFICIAL_SMALL["generator"], "use_audio": False}})
+    s = small_settings(**{**OFFICIAL_SMALL, "generator": {**OFFICIAL_SMALL["generator"], "use_audio": False}})
     trainer = Trainer(s, index, tmp_path / "run")
     assert trainer.networks["mouth_discriminator"].audio_dim == 0
     assert trainer.networks["mouth_discriminator"].discriminator.scales[0].layers[0][0].in_channels == 3
     losses = trainer.train_step(next(iter(trainer.loader())))
     assert "d_total" not in losses and torch.isfinite(torch.tensor(losses["g_total"]))
-    paper = Trainer(settings(generator={"use_audio": False}), index, tmp_path / "paper")
+    paper = Trainer(small_settings(generator={"use_audio": False}), index, tmp_path / "paper")
     assert paper.networks["mouth_discriminator"].audio_dim == 300
 
 
@@ -161,7 +145,7 @@ def export(module, path, size=32):
 
 def test_the_face_parser_file_gives_the_mask_target(index, tmp_path):
     export(TinyParser(), tmp_path / "models/face_parsing/parser.pt2")
-    s = settings(**{**OFFICIAL_SMALL, "flow_mask": {"target": "parser", "parser": "face_parsing/parser.pt2", "parser_size": 32}})
+    s = small_settings(**{**OFFICIAL_SMALL, "flow_mask": {"target": "parser", "parser": "face_parsing/parser.pt2", "parser_size": 32}})
     trainer = Trainer(s, index, tmp_path / "run", models_dir=tmp_path / "models")
     images = -torch.ones(2, 3, SIZE, SIZE)
     images[:, 0, :, : SIZE // 2] = 1.0  # left half red: foreground
@@ -175,7 +159,7 @@ def test_a_missing_or_wrong_face_parser_is_a_clear_error(index, tmp_path):
     missing = tmp_path / "models/face_parsing/none.pt2"
     with pytest.raises(FaceParserError, match="none.pt2 missing.*79999_iter.pth.*train.losses.flow_mask: 0"):
         load_face_parser(missing)
-    s = settings(**{**OFFICIAL_SMALL, "flow_mask": {"target": "parser"}})
+    s = small_settings(**{**OFFICIAL_SMALL, "flow_mask": {"target": "parser"}})
     with pytest.raises(FaceParserError, match="bisenet-79999_iter.pt2 missing"):
         Trainer(s, index, tmp_path / "run", models_dir=tmp_path / "models")
     wrong = tmp_path / "wrong.pt2"
@@ -189,5 +173,5 @@ def test_a_missing_or_wrong_face_parser_is_a_clear_error(index, tmp_path):
     with pytest.raises(FaceParserError, match="state_dict.pt is not a torch.export face parser"):
         load_face_parser(state_dict, 32)
     # without the mask loss the parser is never needed
-    off = settings(**{**OFFICIAL_SMALL, "flow_mask": {"target": "parser"}, "losses": {"flow_mask": 0}})
+    off = small_settings(**{**OFFICIAL_SMALL, "flow_mask": {"target": "parser"}, "losses": {"flow_mask": 0}})
     assert Trainer(off, index, tmp_path / "off", models_dir=tmp_path / "models").foreground is None

@@ -10,36 +10,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tests.stores import write_results
-from tests.training import SMALL_TRAINING
+from tests.training import SMALL_SIZE, small_settings
 
 from headgan_model.cli import main as train_main
-from headgan_model.train.settings import TrainConfigError, TrainSettings
+from headgan_model.train.settings import TrainConfigError
 from headgan_model.train.trainer import Trainer, checkpoints, train
 from headgan_model.networks.vgg import VGGWeightsMissing, vgg19_feature_layers
 from headgan_prep.dataset.index import build_index, write_index
 
-SIZE = 32
-"""Side of the test frames: the networks work at any multiple of 4."""
+SIZE = SMALL_SIZE
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
-def small_settings(**overrides) -> TrainSettings:
-    """:data:`training.SMALL_TRAINING` with ``overrides`` (sections merged key by key)."""
-    values = dict(SMALL_TRAINING)
-    for key, value in overrides.items():
-        values[key] = {**values[key], **value} if isinstance(value, dict) and key in values else value
-    return TrainSettings.from_dict(values)
-
-
-@pytest.fixture(scope="module")
-def index(tmp_path_factory):
-    results = tmp_path_factory.mktemp("train") / "results"
-    write_results(results, {"train-0000": {"id1+a+1": 12, "id2+b+1": 9}}, size=SIZE)
-    path = results / "dataset/train.json"
-    write_index(build_index(results, "train")[0], path)
-    return path
 
 
 def first_batch(trainer: Trainer) -> dict:
