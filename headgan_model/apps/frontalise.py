@@ -29,7 +29,7 @@ from headgan_model.apps.inference import Animator, load_generator
 from headgan_model.apps.reconstruct import preview_rows, write_preview
 from headgan_model.apps.settings import AppsConfigError, AppsSettings, frame_number
 from headgan_model.apps.tables import write_tsv
-from headgan_model.apps.video import side_by_side, write_mp4
+from headgan_model.apps.video import write_task_videos
 from headgan_prep.dataset.reader import DatasetReader
 from headgan_prep.fit.camera import affine_camera, affine_to_camera, head_rotation
 from headgan_prep.fit.parameters import FaceParameters, edit
@@ -131,10 +131,8 @@ def frontalise_shard(
             generated = animator.animate(
                 clip.frames[reference], clip.nmfc[reference], nmfc, task_audio(animator, clip.n_frames)
             )
-            waveform, rate = clip.waveform
-            write_mp4(tmp / f"{clip.clip_id}.mp4", generated, waveform, rate, settings.video)
-            side = side_by_side(clip.frames[reference], clip.frames, nmfc, generated)
-            write_mp4(tmp / f"{clip.clip_id}.side.mp4", side, waveform, rate, settings.video)
+            columns = (clip.frames[reference], clip.frames, nmfc)
+            side = write_task_videos(tmp, clip.clip_id, generated, columns, *clip.waveform, settings.video)
             rows.append(
                 {
                     "clip_id": clip.clip_id,

@@ -20,7 +20,7 @@ from headgan_model.apps.clips import Clip, split_clips
 from headgan_model.apps.inference import Animator, load_generator
 from headgan_model.apps.settings import AppsSettings, frame_number
 from headgan_model.apps.tables import write_tsv
-from headgan_model.apps.video import side_by_side, write_mp4
+from headgan_model.apps.video import write_task_videos
 from headgan_prep.dataset.reader import DatasetReader
 from headgan_prep.preview import label, resized, write_png
 from headgan_prep.store.atomic import atomic_directory
@@ -74,9 +74,8 @@ def reconstruct_shard(
             reference = frame_number(settings.reconstruct.reference, clip.n_frames)
             generated = reconstruct_clip(animator, clip, reference)
             waveform, rate = clip.waveform
-            write_mp4(tmp / f"{clip.clip_id}.mp4", generated, waveform, rate, settings.video)
-            side = side_by_side(clip.frames[reference], clip.frames, clip.nmfc, generated)
-            write_mp4(tmp / f"{clip.clip_id}.side.mp4", side, waveform, rate, settings.video)
+            columns = (clip.frames[reference], clip.frames, clip.nmfc)
+            side = write_task_videos(tmp, clip.clip_id, generated, columns, waveform, rate, settings.video)
             rows.append(
                 {
                     "clip_id": clip.clip_id,

@@ -26,7 +26,7 @@ from headgan_model.apps.inference import Animator, load_generator
 from headgan_model.apps.reconstruct import preview_rows, write_preview
 from headgan_model.apps.settings import AppsConfigError, AppsSettings, frame_number
 from headgan_model.apps.tables import write_tsv
-from headgan_model.apps.video import side_by_side, write_mp4
+from headgan_model.apps.video import write_task_videos
 from headgan_prep.dataset.reader import DatasetReader
 from headgan_prep.fit.parameters import FaceParameters, adapt_identity
 from headgan_prep.morphable.model import MorphableModel
@@ -244,10 +244,8 @@ def reenact_pairs(
             frame = frame_number(options.source_frame, source.n_frames)
             nmfc, generated = reenactor.reenact(source, frame, drive)
             name = f"{drive.clip_id}__{source.clip_id}"
-            waveform, rate = drive.waveform
-            write_mp4(tmp / f"{name}.mp4", generated, waveform, rate, settings.video)
-            side = side_by_side(source.frames[frame], drive.frames, nmfc, generated)
-            write_mp4(tmp / f"{name}.side.mp4", side, waveform, rate, settings.video)
+            columns = (source.frames[frame], drive.frames, nmfc)
+            side = write_task_videos(tmp, name, generated, columns, *drive.waveform, settings.video)
             rows.append(
                 {
                     "driving": drive.clip_id,

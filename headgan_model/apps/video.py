@@ -88,6 +88,25 @@ def side_by_side(*columns: np.ndarray) -> np.ndarray:
     return np.concatenate(tiles, axis=2)
 
 
+def write_task_videos(
+    folder: Path,
+    name: str,
+    generated: np.ndarray,
+    columns: tuple[np.ndarray, ...],
+    audio: np.ndarray | None,
+    sample_rate: int,
+    settings: VideoSettings,
+) -> np.ndarray:
+    """Write an application's two videos of one clip into ``folder``: ``{name}.mp4``, the
+    ``(T, S, S, 3)`` generated frames, and ``{name}.side.mp4``, ``columns`` then the generated
+    frames side by side (:func:`side_by_side`); both with ``audio``. Returns the side-by-side
+    frames ``(T, S, k·S, 3)``."""
+    side = side_by_side(*columns, generated)
+    write_mp4(folder / f"{name}.mp4", generated, audio, sample_rate, settings)
+    write_mp4(folder / f"{name}.side.mp4", side, audio, sample_rate, settings)
+    return side
+
+
 def read_mp4(path: str | Path) -> tuple[np.ndarray, np.ndarray | None, dict]:
     """Decode an mp4 written by :func:`write_mp4`.
 
