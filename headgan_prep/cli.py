@@ -86,7 +86,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_manifest(args: argparse.Namespace) -> int:
-    from headgan_prep.manifest.table import build_manifest, write_manifest
+    from headgan_prep.manifest.table import build_manifest, shard_listings, write_manifest, write_shard_table
     from headgan_prep.store.rejections import RejectionRow, write_rejections
 
     settings = _settings(args.settings)
@@ -100,6 +100,8 @@ def cmd_manifest(args: argparse.Namespace) -> int:
         extensions=tuple(settings.get("extensions", ("mp4",))),
     )
     write_manifest(clips, Path(args.out))
+    if args.shard_table:
+        write_shard_table(shard_listings(clips, Path(args.root)), Path(args.shard_table))
     write_rejections(
         Path(args.left_out),
         [RejectionRow("", path, "manifest", "not_in_split_csv", reason) for path, reason in left_out],
@@ -325,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--settings", help="JSON: layout, default_split, extensions, clips_per_shard, n_shards")
     p.add_argument("--out", required=True)
     p.add_argument("--left-out", required=True, help="TSV of clips left out, with the reason")
+    p.add_argument("--shard-table", help="TSV of the shards: clip count and a digest of their clips' files")
     p.set_defaults(func=cmd_manifest)
 
     p = sub.add_parser("ingest", help="decode, detect, track and crop the clips of one shard")

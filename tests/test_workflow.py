@@ -315,14 +315,21 @@ def job_rules(dry_run_output: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_dry_run_of_150k_clips_is_fast(tmp_path):
+@pytest.mark.parametrize(
+    "clips, config, limit_s",
+    [(150_000, [], 60), (1_100_000, ["--config", str(REPO_ROOT / "configs/voxceleb2.yaml")], 120)],
+    ids=["150k", "voxceleb2-1.1M"],
+)
+def test_dry_run_of_a_voxceleb_sized_dataset_is_fast(tmp_path, clips, config, limit_s):
     result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "benchmarks/bench_dag.py"), "--clips", "150000", "--workdir", str(tmp_path)],
+        [sys.executable, str(REPO_ROOT / "benchmarks/bench_dag.py"), "--clips", str(clips), "--workdir", str(tmp_path),
+         *config, "--profile", str(REPO_ROOT / "workflow/profiles/slurm")],
         capture_output=True,
         text=True,
         env=dict(os.environ, PATH=BIN + os.pathsep + os.environ["PATH"]),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     timing = json.loads(result.stdout.strip().splitlines()[-1])
-    assert timing["ingest_jobs"] >= 150000 // 128
-    assert timing["dry_run_s"] < 60
+    assert timing["ingest_jobs"] == 2048
+    assert timing["dry_run_s"] < limit_s
+    assert timing["sbatch_calls"] <= 30

@@ -9,10 +9,14 @@ from headgan_prep.manifest.table import (
     build_manifest,
     clip_id_for,
     clips_by_shard,
+    find_videos,
     listing_digest,
     read_manifest,
+    read_shard_table,
     shard_count,
+    shard_listings,
     write_manifest,
+    write_shard_table,
 )
 
 
@@ -159,3 +163,32 @@ def test_listing_digest_tracks_additions_and_edits(tmp_path):
     assert second != first
     touch_all(tmp_path, ["c.mp4"])
     assert listing_digest(tmp_path) != second
+
+
+def test_find_videos_skips_hidden_and_other_files(tmp_path):
+    touch_all(tmp_path, [*VOX, ".hidden/a/b.mp4", "id1/.x/c.mp4", "id1/y/.d.mp4", "id1/y/notes.txt", "id1/y/E.MP4"])
+    assert find_videos(tmp_path) == sorted([*VOX, "id1/y/E.MP4"])
+
+
+def test_shard_listing_changes_with_its_own_clips_only(tmp_path):
+    touch_all(tmp_path / "d", [f"id{i:05d}/yt/{j:05d}.mp4" for i in range(8) for j in range(4)])
+    clips, _ = build_manifest(tmp_path / "d", n_shards=4)
+    before = shard_listings(clips, tmp_path / "d")
+    assert sum(n for n, _ in before.values()) == 32 and len(before) == 4
+    assert shard_listings(clips, tmp_path / "d") == before
+
+    edited = clips[0]
+    (tmp_path / "d" / edited.path).write_bytes(b"other content")
+    after = shard_listings(clips, tmp_path / "d")
+    assert {s for s in before if before[s] != after[s]} == {edited.shard}
+
+    (tmp_path / "d" / clips[-1].path).unlink()
+    gone = shard_listings(clips, tmp_path / "d")
+    assert {s for s in after if after[s] != gone[s]} == {clips[-1].shard}
+
+    write_shard_table(gone, tmp_path / "shards.tsv")
+    assert read_shard_table(tmp_path / "shards.tsv") == gone
+    assert (tmp_path / "shards.tsv").read_text().splitlines()[0] == "shard\tclips\tlisting"
+    (tmp_path / "bad.tsv").write_text("a\tb\n")
+    with pytest.raises(ManifestError, match="expected columns"):
+        read_shard_table(tmp_path / "bad.tsv")

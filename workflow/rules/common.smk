@@ -6,7 +6,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
-from headgan_prep.manifest.table import clips_by_shard, read_manifest
+from headgan_prep.manifest.table import read_shard_table
 from headgan_prep.ingest.detect import detector_model_path
 from headgan_prep.landmarks.shard import LandmarksConfig
 from headgan_prep.morphable.learn import FACEMESH_TESSELLATION_FILE
@@ -37,11 +37,12 @@ def split_csv():
     return Path(csv) if csv else None
 
 
-def dataset_listing_digest():
+def dataset_listing_digest(wildcards):
     """Digest of the clip listing (paths, sizes, mtimes) under a user dataset root.
 
     A parameter of the manifest rule, so that adding, removing or replacing a clip re-runs the
-    manifest; the per-shard jobs re-run only where their own clips changed.
+    manifest; the per-shard jobs re-run only where their own clips changed (:func:`shard_listing`).
+    A function, so that only a run that plans the manifest job scans the root, not every job.
     """
     if config["dataset"]["demo"]:
         return "demo"
@@ -50,20 +51,21 @@ def dataset_listing_digest():
     return listing_digest(dataset_root(), tuple(config["dataset"]["extensions"]))
 
 
-_MANIFEST_CACHE = {}
+_SHARD_TABLE_CACHE = {}
 
 
 def manifest_shards():
-    """Clips of the manifest, grouped by shard (evaluated after the manifest checkpoint).
+    """Shard → (clip count, listing digest) from the manifest's shard table (after the checkpoint).
 
-    Read once per manifest version: input functions of every shard job call this.
+    Read once per manifest version: input functions of every shard job call this. The table has a
+    row per shard, not per clip, so planning 1.1 M clips reads 2,048 rows.
     """
-    manifest = checkpoints.manifest.get().output.tsv
-    key = (manifest, os.stat(manifest).st_mtime_ns)
-    if key not in _MANIFEST_CACHE:
-        _MANIFEST_CACHE.clear()
-        _MANIFEST_CACHE[key] = clips_by_shard(read_manifest(manifest))
-    return _MANIFEST_CACHE[key]
+    table = checkpoints.manifest.get().output.shards
+    key = (table, os.stat(table).st_mtime_ns)
+    if key not in _SHARD_TABLE_CACHE:
+        _SHARD_TABLE_CACHE.clear()
+        _SHARD_TABLE_CACHE[key] = read_shard_table(table)
+    return _SHARD_TABLE_CACHE[key]
 
 
 def detector_model():
@@ -124,15 +126,11 @@ def train_launcher():
     return f"torchrun --standalone --nproc_per_node={nproc} -m headgan_model.cli"
 
 
-def shard_videos(wildcards):
-    """Video files of one shard: the job re-runs when one of them, or the shard's membership, changes."""
-    root = dataset_root()
-    return [root / clip.path for clip in manifest_shards()[wildcards.shard]]
-
-
-def shard_clip_ids(wildcards):
-    """Clip ids of one shard, as a parameter (membership changes re-run the shard)."""
-    return ",".join(clip.clip_id for clip in manifest_shards()[wildcards.shard])
+def shard_listing(wildcards):
+    """Digest of the shard's clips (ids, paths, sizes, mtimes): a parameter of ingest, so that the
+    shard re-runs when one of its clips is added, removed or replaced, without its videos as inputs.
+    """
+    return manifest_shards()[wildcards.shard][1]
 
 
 def split_stores(wildcards):

@@ -14,7 +14,6 @@ PREPROCESS_PER_SPLIT += [RESULTS / "preview/crops/{split}.png"]
 rule ingest:
     """Decode, detect, track and crop the clips of one shard (`results/crops/{shard}.zarr`)."""
     input:
-        videos=shard_videos,
         model=model_input(detector_model()),
     output:
         store=directory(RESULTS / "crops/{shard}.zarr"),
@@ -31,7 +30,7 @@ rule ingest:
         manifest=RESULTS / "manifest.tsv",
         root=dataset_root(),
         models_dir=MODELS_DIR,
-        clips=shard_clip_ids,
+        listing=shard_listing,
         settings=json.dumps(config["ingest"], sort_keys=True),
     shell:
         "headgan-prep ingest --manifest {params.manifest} --shard {wildcards.shard}"

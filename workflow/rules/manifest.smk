@@ -5,6 +5,7 @@ checkpoint manifest:
         unpack(manifest_inputs),
     output:
         tsv=RESULTS / "manifest.tsv",
+        shards=RESULTS / "manifest_shards.tsv",
         left_out=RESULTS / "rejected/manifest/left_out.tsv",
     log:
         RESULTS / "logs/manifest.log",
@@ -13,7 +14,7 @@ checkpoint manifest:
     params:
         root=dataset_root(),
         split_csv=f"--split-csv {split_csv()}" if split_csv() else "",
-        listing=dataset_listing_digest(),
+        listing=dataset_listing_digest,
         settings=json.dumps(
             {
                 "layout": config["dataset"]["layout"],
@@ -25,4 +26,4 @@ checkpoint manifest:
         ),
     shell:
         "headgan-prep manifest --root {params.root} {params.split_csv} --settings {params.settings:q}"
-        " --out {output.tsv} --left-out {output.left_out} > {log} 2>&1"
+        " --out {output.tsv} --shard-table {output.shards} --left-out {output.left_out} > {log} 2>&1"
