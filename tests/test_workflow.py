@@ -1,6 +1,7 @@
 """The Snakemake workflow: lint, config validation, end-to-end runs and reruns of only what changed."""
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -134,6 +135,38 @@ def test_evaluate_and_all_are_planned(tmp_path, target):
     config["train"] = {"vgg": {"enabled": False}}
     result = snakemake(tmp_path, "-n", target, config=config)
     assert {"make_demo", "manifest", target} <= set(job_rules(result.stdout))
+
+
+def dag_edges(dot: str) -> set[tuple[str, str]]:
+    """(upstream rule, downstream rule) pairs of a `snakemake --dag` picture."""
+    labels = dict(re.findall(r'^\s*(\d+)\[label = "([a-z_0-9]+)', dot, re.M))
+    return {(labels[a], labels[b]) for a, b in re.findall(r"^\s*(\d+) -> (\d+)", dot, re.M)}
+
+
+def test_stage_waves_hold_each_stage_until_the_one_before_is_done_for_every_shard(tmp_path):
+    root = tmp_path / "videos"
+    for i in range(12):
+        (root / f"id{i // 4:05d}" / "yt").mkdir(parents=True, exist_ok=True)
+        (root / f"id{i // 4:05d}" / "yt" / f"{i:05d}.mp4").touch()
+    models = tmp_path / "models"
+    for relative in ("mediapipe/face_detection_short_range.tflite", "mediapipe/face_landmark.tflite"):
+        (models / relative).parent.mkdir(parents=True, exist_ok=True)
+        (models / relative).touch()
+    config = tiny_config(tmp_path, models, demo=False, root=str(root), split_csv=None)
+    snakemake(tmp_path, "manifest", config=config)
+    n_shards = len((tmp_path / "results/manifest_shards.tsv").read_text().splitlines()) - 1
+    assert n_shards == 8  # 12 clips / 2 per shard → the next power of two
+    wave_edges = {
+        ("ingest", "stage_wave"), ("stage_wave", "landmarks"), ("stage_wave", "audio"),
+        ("landmarks", "stage_wave"), ("stage_wave", "fit"), ("fit", "stage_wave"), ("stage_wave", "render"),
+    }
+    for waves in (False, True):
+        config["scheduling"] = {"stage_waves": waves}
+        edges = dag_edges(snakemake(tmp_path, "--dag", "dot", "preprocess", config=config).stdout)
+        assert ("ingest", "landmarks") in edges and ("fit", "render") in edges
+        assert wave_edges - edges == (set() if waves else wave_edges)
+        planned = job_rules(snakemake(tmp_path, "-n", "preprocess", config=config).stdout)
+        assert planned.count("stage_wave") == (3 if waves else 0) and planned.count("ingest") == n_shards
 
 
 def test_missing_vgg_weights_stop_train_only_and_name_the_file(tmp_path):

@@ -9,6 +9,7 @@ rule audio:
     """84 low-level + 216 DeepSpeech audio features per frame of one shard (`results/audio/{shard}.zarr`)."""
     input:
         crops=RESULTS / "crops/{shard}.zarr",
+        wave=stage_wave("crops"),
         model=deepspeech_model(),
         python=deepspeech_python(),
     output:

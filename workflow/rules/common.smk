@@ -104,6 +104,29 @@ def preprocess_outputs(wildcards):
     )
 
 
+WAVE_STAGES = ("crops", "landmarks", "fit")
+"""Per-shard stores whose stage is a wave with `scheduling.stage_waves` (workflow/rules/waves.smk)."""
+
+
+def stage_wave(stage):
+    """With `scheduling.stage_waves`, the marker that every shard's `results/{stage}` store is done.
+
+    An input of the next stage's shard jobs, marked ancient: it holds them back until the whole
+    stage is done (so that they go to the cluster together), but its new mtime after one shard re-ran
+    does not re-run the other shards' jobs.
+    """
+    if not config["scheduling"]["stage_waves"]:
+        return []
+    return ancient(RESULTS / f"waves/{stage}.done")
+
+
+def stage_stores(wildcards):
+    """Every shard's `results/{stage}/{shard}.zarr` (after the manifest checkpoint)."""
+    return expand(
+        RESULTS / f"{wildcards.stage}/{{shard}}.zarr", shard=sorted(manifest_shards())
+    )
+
+
 TRAIN_RUN = RESULTS / "train" / config["train"]["run"]
 
 

@@ -9,6 +9,7 @@ rule fit:
     """3DMM fit of one shard's landmarks: identity, expression, camera per frame (`results/fit/{shard}.zarr`)."""
     input:
         landmarks=RESULTS / "landmarks/{shard}.zarr",
+        wave=stage_wave("landmarks"),
         model=morphable_model_file(),
     output:
         store=directory(RESULTS / "fit/{shard}.zarr"),

@@ -10,6 +10,7 @@ rule landmarks:
     """Dense 3D face points per frame of one shard's crops (`results/landmarks/{shard}.zarr`)."""
     input:
         crops=RESULTS / "crops/{shard}.zarr",
+        wave=stage_wave("crops"),
         models=[model_input(relative) for relative in landmark_models()],
     output:
         store=directory(RESULTS / "landmarks/{shard}.zarr"),

@@ -10,6 +10,7 @@ rule render:
     """NMFC images of one shard's fits (`results/nmfc/{shard}.zarr`)."""
     input:
         fit=RESULTS / "fit/{shard}.zarr",
+        wave=stage_wave("fit"),
         model=morphable_model_file(),
     output:
         store=directory(RESULTS / "nmfc/{shard}.zarr"),
