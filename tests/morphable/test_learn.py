@@ -19,10 +19,10 @@ from headgan_prep.morphable.learn import (
     learn_from_stores,
     learn_morphable_model,
     orient_front,
-    principal_components,
 )
 from headgan_prep.morphable.model import MorphableModel
-from headgan_prep.morphable.procrustes import align, generalized_procrustes, similarity_transforms
+from headgan_prep.morphable.procrustes import align, generalized_procrustes, rms_radius, similarity_transforms
+from headgan_prep.morphable.subspaces import principal_components
 
 N_POINTS, ID_SD, EXP_SD = 60, np.array([8.0, 6.0, 5.0, 4.0]), np.array([4.0, 3.0, 2.5])
 
@@ -175,9 +175,11 @@ def test_learning_is_invariant_to_the_pose_of_each_frame(synthetic):
 def test_generalized_procrustes_aligns_similar_copies_exactly():
     rng = np.random.default_rng(4)
     shape = rng.normal(size=(30, 3))
-    aligned, reference = generalized_procrustes(random_similarities(rng, np.repeat(shape[None], 5, axis=0)), 3)
-    np.testing.assert_allclose(aligned, np.repeat(reference[None], 5, axis=0), atol=1e-10)
+    copies = random_similarities(rng, np.repeat(shape[None], 5, axis=0))
+    reference, radius = generalized_procrustes([copies[:2], copies[2:]], 3)  # streamed in two batches
+    np.testing.assert_allclose(align(copies, reference), np.repeat(reference[None], 5, axis=0), atol=1e-10)
     np.testing.assert_allclose(align(shape, reference), reference, atol=1e-10)
+    assert radius == pytest.approx(rms_radius(copies).mean())
     _, rotation, _ = similarity_transforms(shape * [1, 1, -1], shape)
     assert np.linalg.det(rotation) == pytest.approx(1.0)  # a mirror image is not undone by a reflection
 
