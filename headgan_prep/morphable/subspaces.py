@@ -8,7 +8,8 @@ computes it from sufficient statistics, so that memory does not grow with the nu
   one more pass, which gathers the statistics below: ``iterations`` + 1 passes over the clips.
 - **Expression**: the within-clip scatter matrix ``S = Σ_clips Σ_t (x_t − x̄_clip)(x_t − x̄_clip)ᵀ``
   (``(3M, 3M)`` float64; the deviations of one clip are exact, as the clip is in memory), whose
-  leading eigenvectors are the principal components of the deviations.
+  leading eigenvectors are the principal components of the deviations (:class:`RowScatter`; with
+  fewer than ``3M`` frames in all, from their Gram matrix instead).
 - **Identity**: per identity the sum of its clips' mean shapes (``3M`` float64 and a count), and the
   sum of all clip means. Removing the expression-subspace part about the mean of all clip means is
   affine, so the mean of an identity's compensated clip means is the compensated mean of its clip
@@ -88,23 +89,23 @@ def learn_subspaces(clips: Iterable[tuple[str, np.ndarray]], n_id: int, n_exp: i
         raise LearnError(f"learning a morphable model needs at least 2 clips with valid frames, got {found}")
     reference, radius = generalized_procrustes(_Shapes(clips), iterations)
     dimension = reference.size
-    scatter = ScatterMatrix(dimension)
+    deviations = RowScatter(dimension)
     clip_mean_sum = np.zeros(dimension)
     identity_sums: dict[str, list] = {}
     n_clips = n_frames = 0
     for identity, shapes in clips:
         aligned = (radius * align(shapes, reference)).reshape(len(shapes), dimension)
         clip_mean = aligned.mean(axis=0)
-        scatter.add(aligned - clip_mean)
+        deviations.add(aligned - clip_mean)
         clip_mean_sum += clip_mean
         entry = identity_sums.setdefault(str(identity), [np.zeros(dimension), 0])
         entry[0] += clip_mean
         entry[1] += 1
         n_clips, n_frames = n_clips + 1, n_frames + len(shapes)
-    exp_basis = scatter_components(scatter.total(), n_exp)
+    exp_basis = deviations.components(n_exp)
     if exp_basis.shape[1] == 0:
         raise LearnError("the clips' frames do not vary: no expression component can be learned")
-    del scatter
+    del deviations
     centre = clip_mean_sum / n_clips
     names = sorted(identity_sums)
     identity_means = np.empty((len(names), dimension))
@@ -128,15 +129,17 @@ class _Shapes:
         return (shapes for _, shapes in self.clips)
 
 
-class ScatterMatrix:
-    """``Σ rowᵀ row`` of rows added a few at a time: ``(D, D)`` float64.
+class RowScatter:
+    """Principal components of centred rows added a few at a time, without keeping them all.
 
-    Rows are buffered in a ``(D, D)`` block and added with one matrix product per full block, so the
-    product runs on tall blocks rather than on each clip's few rows.
+    Rows are buffered in a ``(D, D)`` block. A full block is added to the scatter matrix
+    ``Σ rowᵀ row`` (``(D, D)`` float64) by one matrix product, so the product runs on tall blocks
+    rather than on each clip's few rows. Fewer than ``D`` rows in all never leave the block, and
+    their components come from the smaller Gram matrix (:func:`principal_components`).
     """
 
     def __init__(self, dimension: int):
-        self.matrix = np.zeros((dimension, dimension))
+        self.scatter = None
         self.block = np.empty((dimension, dimension))
         self.filled = 0
 
@@ -150,14 +153,18 @@ class ScatterMatrix:
             if self.filled == len(self.block):
                 self._flush()
 
-    def total(self) -> np.ndarray:
-        """The ``(D, D)`` scatter of every row added."""
+    def components(self, n_max: int) -> np.ndarray:
+        """:func:`principal_components` of every row added: ``(D, n)``, ``n`` ≤ ``n_max``."""
+        if self.scatter is None:
+            return principal_components(self.block[: self.filled], n_max)
         self._flush()
-        return self.matrix
+        return scatter_components(self.scatter, n_max)
 
     def _flush(self) -> None:
         block = self.block[: self.filled]
-        self.matrix += block.T @ block
+        if self.scatter is None:
+            self.scatter = np.zeros_like(self.block)
+        self.scatter += block.T @ block
         self.filled = 0
 
 
