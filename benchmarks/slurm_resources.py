@@ -6,8 +6,12 @@ of ``--clips-per-shard`` clips of ``--frames-per-clip`` frames and multiplied by
 nodes, larger sources: 1280×720 decodes about twice as slow as the demo's 480×360). Memory is the
 largest RSS seen times ``--safety`` plus the frames of the longest clip (``ingest.max_seconds``) that
 the stage holds at once: the decoded source (``ingest.decode_max_side``, 16:9) for ingest, the
-256×256 RGB crops for the others. learn_3dmm holds about 4 copies of ``frames_per_clip`` points per
-training clip. Prints the ``set-resources`` block of workflow/profiles/slurm/config.v8+.yaml:
+256×256 RGB crops for the others. learn_3dmm streams the training split's landmark stores
+(``procrustes_iterations`` + 1 passes): its time is ``--train-clips`` × ``frames_per_clip`` frames at
+``--learn-frames-per-s`` (``benchmarks/bench_learn_3dmm.py``), times ``--safety``; its memory the
+largest RSS times ``--safety`` plus what does not show on the demo: five (3M)² float64 matrices, three
+3M float64 shapes per training identity (``--train-identities``) and the points of the longest clip.
+Prints the ``set-resources`` block of workflow/profiles/slurm/config.v8+.yaml:
 
     snakemake --cores 2 preprocess                      # the demo; rules write results/benchmarks/
     python benchmarks/slurm_resources.py --results results
@@ -65,7 +69,9 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=Path(__file__).resolve().parents[1] / "config.yaml")
     parser.add_argument("--clips-per-shard", type=int, default=128)
     parser.add_argument("--frames-per-clip", type=int, default=200, help="8 s at 25 fps, about VoxCeleb2's mean")
-    parser.add_argument("--train-clips", type=int, default=7_000, help="training clips learn_3dmm is sized for")
+    parser.add_argument("--train-clips", type=int, default=1_100_000, help="training clips learn_3dmm is sized for (VoxCeleb2)")
+    parser.add_argument("--train-identities", type=int, default=6_000, help="their identities (VoxCeleb2: 5,994)")
+    parser.add_argument("--learn-frames-per-s", type=float, default=1_900.0, help="learn_3dmm's rate, bench_learn_3dmm.py")
     parser.add_argument("--safety", type=float, default=3.0)
     args = parser.parse_args()
     config = yaml.safe_load(args.config.read_text())
@@ -92,11 +98,12 @@ def main() -> None:
         }
         report[rule] = {"start_s": round(start, 2), "ms_per_frame": round(1000 * per_frame, 3), "max_rss_mb": rss}
     learn = read_benchmark(args.results / "benchmarks/learn_3dmm.tsv")
-    points = 468 if config["landmarks"]["backend"] == "mediapipe" else 1103
-    per_clip = 4 * config["morphable_model"]["frames_per_clip"] * points * 3 * 8
+    dimension = 3 * (468 if config["landmarks"]["backend"] == "mediapipe" else 1103)
+    held = 5 * dimension**2 * 8 + 3 * args.train_identities * dimension * 8 + longest * dimension * 12
+    learn_seconds = args.train_clips * config["morphable_model"]["frames_per_clip"] / args.learn_frames_per_s
     resources["learn_3dmm"] = {
-        "runtime": max(30, round_up(args.safety * learn["s"] / 60, 30)),
-        "mem_mb": round_up(args.safety * learn["max_rss"] + args.train_clips * per_clip / MIB, 1000),
+        "runtime": max(30, round_up(args.safety * max(learn["s"], learn_seconds) / 60, 30)),
+        "mem_mb": round_up(args.safety * learn["max_rss"] + held / MIB, 1000),
     }
     print("# measured:", json.dumps(report))
     print(yaml.safe_dump({"set-resources": resources}, sort_keys=False), end="")

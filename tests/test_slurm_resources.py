@@ -28,16 +28,26 @@ def test_times_scale_with_the_frames_of_a_shard_and_memory_with_the_longest_clip
         for shard, n in frames.items():
             write_benchmark(results / f"benchmarks/{rule}/{shard}.tsv", 2 + n * per_frame, 100)
     write_benchmark(results / "benchmarks/learn_3dmm.tsv", 1200, 100)
-    result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "benchmarks/slurm_resources.py"), "--results", str(results),
-         "--clips-per-shard", "100", "--frames-per-clip", "300", "--safety", "2"],
-        capture_output=True, text=True, check=True,
-    )
-    resources = yaml.safe_load(result.stdout)["set-resources"]
+
+    def sized(*learn_options):
+        result = subprocess.run(
+            [sys.executable, str(REPO_ROOT / "benchmarks/slurm_resources.py"), "--results", str(results),
+             "--clips-per-shard", "100", "--frames-per-clip", "300", "--safety", "2", *learn_options],
+            capture_output=True, text=True, check=True,
+        )
+        return yaml.safe_load(result.stdout)["set-resources"]
+
+    resources = sized("--train-clips", "1000")
     # ingest: 2 × (2 s + 30,000 frames × 10 ms) = 604 s → 15 min (steps of 5)
     assert resources["ingest"]["runtime"] == 15
     assert resources["landmarks"]["runtime"] == 10  # 64 s, below the 10-minute floor
     # ingest holds a 60 s clip decoded at 640×360: 1500 × 691,200 B = 989 MiB, + 2 × 100 MB
     assert resources["ingest"]["mem_mb"] == 1500
     assert resources["render"]["mem_mb"] == 1000  # 1500 crops of 256² = 281 MiB + 200 MB
-    assert resources["learn_3dmm"]["runtime"] == 60  # 2 × 1200 s in steps of 30 min
+    assert resources["learn_3dmm"]["runtime"] == 60  # 2 × 1200 s (more than 1000 clips take) in steps of 30 min
+    # 2 × 100 MB + five 1404² float64 matrices (75 MiB), 3 × 1404 float64 per identity (6,000: 193 MiB)
+    # and a 60 s clip of 468 points (24 MiB): 492 MiB, in steps of 1000
+    assert resources["learn_3dmm"]["mem_mb"] == 1000
+    # 114,000 clips × 50 frames at 1,900 frames/s = 3000 s, × 2 = 100 min; 60,000 identities: 1928 MiB more
+    learn = sized("--train-clips", "114000", "--learn-frames-per-s", "1900", "--train-identities", "60000")["learn_3dmm"]
+    assert learn == {"runtime": 120, "mem_mb": 3000}

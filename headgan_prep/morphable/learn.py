@@ -37,6 +37,13 @@ linear model of the same form (:mod:`headgan_prep.morphable.model`) is learned h
    seen from the front. ``fit_index`` is ``arange(M)``: the model's vertices are the regressor's
    points.
 
+Memory and passes. The stores are read clip by clip (:class:`LandmarkClips`), never all at once:
+``procrustes_iterations`` passes for the alignment's references and one more that aligns each clip
+and adds it to sufficient statistics (the within-clip scatter matrix, one mean shape per identity;
+:mod:`headgan_prep.morphable.subspaces`). Memory is therefore a few ``(3M)²`` float64 matrices plus
+``3M`` floats per identity (about 80 MB + 11 KB per identity for FaceMesh), whatever the number of
+clips; time is linear in the frames used (``frames_per_clip`` per clip) times the passes.
+
 Limits. The expression basis also holds the pose residue the similarity alignment leaves (the
 regressor's depth is less reliable than x and y). The bases are as good as the data's variety: with
 fewer clips than ``min_clips`` or fewer identities than ``n_id`` + 1, a warning with the counts goes
@@ -49,7 +56,7 @@ from __future__ import annotations
 
 import ast
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -60,7 +67,7 @@ from scipy.spatial import Delaunay
 
 from headgan_prep.models.registry import resolve_model
 from headgan_prep.morphable.model import MorphableModel
-from headgan_prep.morphable.procrustes import generalized_procrustes, rms_radius
+from headgan_prep.morphable.subspaces import LearnError, LearnedShapes, learn_subspaces
 from headgan_prep.settings import StageSettings
 from headgan_prep.store.layout import stage
 
@@ -71,8 +78,6 @@ FACEMESH_TESSELLATION_FILE = "mediapipe/face_mesh_connections.py"
 """Model file (relative to the models folder) holding MediaPipe's FaceMesh tessellation."""
 MODEL_AXES = np.array([1.0, -1.0, -1.0])
 """Factors taking crop-pixel axes (x right, y down, z away from the viewer) to model axes."""
-RANK_TOLERANCE = 1e-9
-"""Principal components with variance below this fraction of the largest are numerically zero."""
 SOURCES = ("learned", "file")
 
 log = logging.getLogger(__name__)
@@ -80,10 +85,6 @@ log = logging.getLogger(__name__)
 
 class MorphableModelConfigError(ValueError):
     """The ``morphable_model`` configuration is invalid."""
-
-
-class LearnError(ValueError):
-    """The landmark stores cannot give a morphable model (too few clips, mixed point sets, …)."""
 
 
 @dataclass(frozen=True)
@@ -104,8 +105,8 @@ class MorphableModelConfig(StageSettings):
     procrustes_iterations : int
         Align-and-average rounds of the alignment.
     frames_per_clip : int
-        Valid frames used per clip, evenly spaced; bounds memory at about clips × frames_per_clip ×
-        M × 24 bytes.
+        Valid frames used per clip, evenly spaced (memory does not depend on it, time is linear in
+        it: :mod:`headgan_prep.morphable.subspaces`).
     min_clips : int
         Fewer clips give a warning (log and model file), as do fewer identities than ``n_id`` + 1.
     """
@@ -132,48 +133,48 @@ class MorphableModelConfig(StageSettings):
                 raise MorphableModelConfigError(f"morphable_model.{name} must be an integer ≥ 1, got {value!r}")
 
 
-def read_clip_shapes(
-    stores: list[Path], frames_per_clip: int
-) -> tuple[list[np.ndarray], list[str], list[str]]:
-    """Valid frames of every clip of the landmark stores, in model axes.
+@dataclass(frozen=True)
+class LandmarkClips:
+    """The clips of landmark stores, read afresh on every iteration (one pass over the stores).
 
-    Parameters
+    Iterating gives per clip with a valid frame ``(identity, shapes)``: its group's ``identity``
+    attribute (the clip id where there is none) and ``(T, M, 3)`` float64 points of up to
+    ``frames_per_clip`` evenly spaced valid frames, axes flipped to the model's
+    (:data:`MODEL_AXES`), crop pixels; stores in the given order, clips sorted within a store.
+    One clip's arrays are in memory at a time.
+
+    Attributes
     ----------
-    stores : list of Path
+    stores : tuple of Path
         Landmark stores (schema ``headgan.landmarks/1``).
     frames_per_clip : int
-        At most this many valid frames per clip, evenly spaced over the clip's valid frames.
-
-    Returns
-    -------
-    shapes : list of np.ndarray
-        Per clip with a valid frame, ``(T_i, M, 3)`` float64 points with axes flipped to the
-        model's (:data:`MODEL_AXES`), crop pixels.
-    clip_ids : list of str
-        Their clip ids, stores in the given order and clips sorted within a store.
-    identities : list of str
-        Their groups' ``identity`` attribute (the clip id where there is none).
     """
-    shapes, clip_ids, identities = [], [], []
-    for store in stores:
-        root = zarr.open_group(str(store), mode="r")
-        if root.attrs.get("schema") != LANDMARKS_SCHEMA:
-            raise LearnError(f"{store}: not a landmark store (schema {root.attrs.get('schema')!r}, expected {LANDMARKS_SCHEMA})")
-        for clip_id in sorted(root.group_keys()):
-            valid = np.flatnonzero(np.asarray(root[clip_id]["valid"][:], bool))
-            if len(valid) == 0:
-                continue
-            frames = np.unique(valid[np.round(np.linspace(0, len(valid) - 1, min(frames_per_clip, len(valid)))).astype(int)])
-            points = np.asarray(root[clip_id]["points"][:], np.float64)[frames]
-            if shapes and points.shape[1] != shapes[0].shape[1]:
-                raise LearnError(
-                    f"{store}: clip {clip_id} has {points.shape[1]} points per frame, "
-                    f"{clip_ids[0]} has {shapes[0].shape[1]}: the stores mix landmark backends"
-                )
-            shapes.append(points * MODEL_AXES)
-            clip_ids.append(clip_id)
-            identities.append(str(root[clip_id].attrs.get("identity", clip_id)))
-    return shapes, clip_ids, identities
+
+    stores: tuple[Path, ...]
+    frames_per_clip: int
+
+    def __iter__(self) -> Iterator[tuple[str, np.ndarray]]:
+        first = None
+        for store in self.stores:
+            root = zarr.open_group(str(store), mode="r")
+            if root.attrs.get("schema") != LANDMARKS_SCHEMA:
+                raise LearnError(f"{store}: not a landmark store (schema {root.attrs.get('schema')!r}, expected {LANDMARKS_SCHEMA})")
+            for clip_id in sorted(root.group_keys()):
+                group = root[clip_id]
+                valid = np.flatnonzero(np.asarray(group["valid"][:], bool))
+                if len(valid) == 0:
+                    continue
+                count = min(self.frames_per_clip, len(valid))
+                frames = np.unique(valid[np.round(np.linspace(0, len(valid) - 1, count)).astype(int)])
+                points = np.asarray(group["points"][:][frames], np.float64)
+                if first is None:
+                    first = (clip_id, points.shape[1])
+                elif points.shape[1] != first[1]:
+                    raise LearnError(
+                        f"{store}: clip {clip_id} has {points.shape[1]} points per frame, "
+                        f"{first[0]} has {first[1]}: the stores mix landmark backends"
+                    )
+                yield str(group.attrs.get("identity", clip_id)), points * MODEL_AXES
 
 
 def learn_morphable_model(
@@ -183,7 +184,7 @@ def learn_morphable_model(
     source: str = "",
     identities: Sequence[str] | None = None,
 ) -> MorphableModel:
-    """Learn the model from per-clip shapes (steps 2–5 of the module docstring).
+    """Learn the model from per-clip shapes in memory (steps 2–5 of the module docstring).
 
     Parameters
     ----------
@@ -202,45 +203,48 @@ def learn_morphable_model(
     Returns
     -------
     MorphableModel
+        As :func:`build_model` makes it.
+    """
+    identities = [str(i) for i in range(len(clip_shapes))] if identities is None else [str(i) for i in identities]
+    if len(identities) != len(clip_shapes):
+        raise LearnError(f"{len(identities)} identities given for {len(clip_shapes)} clips")
+    clips = list(zip(identities, (np.asarray(shapes, np.float64) for shapes in clip_shapes)))
+    shapes = learn_subspaces(clips, cfg.n_id, cfg.n_exp, cfg.procrustes_iterations)
+    return build_model(shapes, cfg, triangles_file, source)
+
+
+def build_model(shapes: LearnedShapes, cfg: MorphableModelConfig, triangles_file: Path | None, source: str) -> MorphableModel:
+    """The morphable model of learned shapes: triangles (step 5), warnings, ``fit_index``.
+
+    Parameters
+    ----------
+    shapes : LearnedShapes
+    cfg : MorphableModelConfig
+    triangles_file : Path or None
+        As for :func:`learn_morphable_model`.
+    source : str
+
+    Returns
+    -------
+    MorphableModel
         ``name`` ``"learned"``; ``n_id``, ``n_exp`` possibly below the configured numbers;
         ``warnings`` when the data is short of clips or identities (:func:`data_warnings`).
     """
-    if len(clip_shapes) < 2:
-        raise LearnError(f"learning a morphable model needs at least 2 clips with valid frames, got {len(clip_shapes)}")
-    identities = list(range(len(clip_shapes))) if identities is None else list(identities)
-    if len(identities) != len(clip_shapes):
-        raise LearnError(f"{len(identities)} identities given for {len(clip_shapes)} clips")
-    lengths = [len(shapes) for shapes in clip_shapes]
-    stacked = np.concatenate(clip_shapes)
-    aligned, _ = generalized_procrustes(stacked, cfg.procrustes_iterations)
-    aligned *= rms_radius(stacked).mean()
-    n_vertices = stacked.shape[1]
-    aligned = aligned.reshape(len(stacked), 3 * n_vertices)
-    clip_index = np.repeat(np.arange(len(lengths)), lengths)
-    clip_means = np.stack([aligned[clip_index == i].mean(axis=0) for i in range(len(lengths))])
-    exp_basis = principal_components(aligned - clip_means[clip_index], cfg.n_exp)
-    if exp_basis.shape[1] == 0:
-        raise LearnError("the clips' frames do not vary: no expression component can be learned")
-    centre = clip_means.mean(axis=0)
-    compensated = clip_means - ((clip_means - centre) @ exp_basis) @ exp_basis.T
-    names, identity_of_clip = np.unique(np.asarray(identities, str), return_inverse=True)
-    identity_means = np.stack([compensated[identity_of_clip == i].mean(axis=0) for i in range(len(names))])
-    mean = identity_means.mean(axis=0)
-    id_basis = principal_components(identity_means - mean, min(cfg.n_id, len(names) - 1))
-    mean = mean.reshape(n_vertices, 3)
+    mean = shapes.mean
+    n_vertices = len(mean)
     if n_vertices == FACEMESH_POINTS:
         if triangles_file is None:
             raise LearnError(f"the 468 FaceMesh points need MediaPipe's tessellation ({FACEMESH_TESSELLATION_FILE})")
         triangles = facemesh_triangles(triangles_file)
     else:
         triangles = delaunay_triangles(mean)
-    warnings = data_warnings(len(clip_shapes), len(names), len(stacked), cfg)
+    warnings = data_warnings(shapes.n_clips, shapes.n_identities, shapes.n_frames, cfg)
     for warning in warnings:
         log.warning(warning)
     return MorphableModel(
         mean=mean,
-        id_basis=id_basis,
-        exp_basis=exp_basis,
+        id_basis=shapes.id_basis,
+        exp_basis=shapes.exp_basis,
         triangles=orient_front(triangles, mean),
         fit_index=np.arange(n_vertices),
         name="learned",
@@ -270,39 +274,6 @@ def data_warnings(n_clips: int, n_identities: int, n_frames: int, cfg: Morphable
             f"learned 3DMM from only {counts}: {max(n_identities - 1, 0)} identity components of n_id={cfg.n_id}"
         )
     return warnings
-
-
-def principal_components(rows: np.ndarray, n_max: int) -> np.ndarray:
-    """Orthonormal principal directions of the (already centred) rows, largest variance first.
-
-    Parameters
-    ----------
-    rows : np.ndarray
-        ``(K, D)`` centred samples.
-    n_max : int
-        Most components returned; fewer when the rows have a smaller numerical rank
-        (:data:`RANK_TOLERANCE`).
-
-    Returns
-    -------
-    np.ndarray
-        ``(D, n)`` float64 columns; each column's entry of largest magnitude is positive, so the
-        result does not depend on the eigensolver's sign choices.
-    """
-    rows = np.asarray(rows, np.float64)
-    # The eigenvectors of the smaller Gram matrix: D × D (RᵀR) for many rows, K × K (RRᵀ, mapped
-    # back by Rᵀ) for few; the same directions, at a fraction of the cost when K ≪ D.
-    few = len(rows) < rows.shape[1]
-    variances, vectors = np.linalg.eigh(rows @ rows.T if few else rows.T @ rows)
-    order = np.argsort(variances)[::-1]
-    variances, vectors = variances[order], vectors[:, order]
-    rank = int((variances > RANK_TOLERANCE * variances[0]).sum()) if variances[0] > 0 else 0
-    vectors = vectors[:, : min(n_max, rank)]
-    if few:
-        vectors = rows.T @ vectors
-        vectors /= np.linalg.norm(vectors, axis=0)
-    largest = vectors[np.abs(vectors).argmax(axis=0), np.arange(vectors.shape[1])]
-    return vectors * np.where(largest < 0, -1.0, 1.0)
 
 
 def facemesh_triangles(path: Path) -> np.ndarray:
@@ -404,18 +375,19 @@ def learn_from_stores(stores: list[Path], cfg: MorphableModelConfig, models_dir:
     -------
     MorphableModel
     """
-    clip_shapes, clip_ids, identities = read_clip_shapes(stores, cfg.frames_per_clip)
+    clips = LandmarkClips(tuple(Path(store) for store in stores), cfg.frames_per_clip)
+    first = next(iter(clips), None)
     triangles_file = None
-    if clip_shapes and clip_shapes[0].shape[1] == FACEMESH_POINTS:
+    if first is not None and first[1].shape[1] == FACEMESH_POINTS:
         if models_dir is None:
             raise LearnError(f"FaceMesh points need the models folder with {FACEMESH_TESSELLATION_FILE}")
         triangles_file = resolve_model(models_dir, FACEMESH_TESSELLATION_FILE)
-    n_frames = sum(len(shapes) for shapes in clip_shapes)
+    shapes = learn_subspaces(clips, cfg.n_id, cfg.n_exp, cfg.procrustes_iterations)
     source = (
-        f"learned from {len(clip_ids)} clips of {len(set(identities))} identities ({n_frames} frames) of "
+        f"learned from {shapes.n_clips} clips of {shapes.n_identities} identities ({shapes.n_frames} frames) of "
         f"{len(stores)} landmark stores; expression from within-clip deviations, identity from "
         f"expression-compensated identity means; n_id {cfg.n_id}, n_exp {cfg.n_exp}, "
         f"procrustes_iterations {cfg.procrustes_iterations}, frames_per_clip {cfg.frames_per_clip}; "
         "unit: crop pixels"
     )
-    return learn_morphable_model(clip_shapes, cfg, triangles_file, source, identities)
+    return build_model(shapes, cfg, triangles_file, source)

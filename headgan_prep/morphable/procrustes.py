@@ -6,6 +6,8 @@ A similarity maps ``x`` to ``s · R · x + t`` (scale ``s > 0``, proper rotation
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 
@@ -66,37 +68,49 @@ def align(sources: np.ndarray, target: np.ndarray) -> np.ndarray:
     return scale[..., None, None] * (sources @ np.swapaxes(rotation, -1, -2)) + translation[..., None, :]
 
 
-def generalized_procrustes(shapes: np.ndarray, iterations: int) -> tuple[np.ndarray, np.ndarray]:
-    """Align all shapes to their common mean (generalised Procrustes analysis).
+def generalized_procrustes(batches: Iterable[np.ndarray], iterations: int) -> tuple[np.ndarray, float]:
+    """The reference of generalised Procrustes analysis, with the shapes streamed in batches.
 
     The first reference is the mean of the shapes after removing each one's centroid and size (no
-    rotation: the shapes are taken as roughly aligned already, as faces in crops are). Each
-    iteration aligns every shape to the reference by a similarity, then makes the mean of the
-    aligned shapes, centred and scaled to unit RMS radius, the new reference.
+    rotation: the shapes are taken as roughly aligned already, as faces in crops are). Each further
+    round aligns every shape to the reference by a similarity, then makes the mean of the aligned
+    shapes, centred and scaled to unit RMS radius, the new reference. The reference returned is
+    the one the last of ``iterations`` rounds aligns to: ``align(shapes, reference)`` gives that
+    round's aligned shapes. Only sums of ``(M, 3)`` are kept between batches.
 
     Parameters
     ----------
-    shapes : np.ndarray
-        ``(K, M, 3)``.
+    batches : iterable of np.ndarray
+        ``(K_b, M, 3)`` shapes, ``K_b`` ≥ 1; iterated once per round (``iterations`` passes), so it
+        must give the same batches each time (a list, or an object whose ``__iter__`` re-reads).
     iterations : int
-        Number of align-and-average rounds, ≥ 1.
+        Align-and-average rounds, ≥ 1.
 
     Returns
     -------
-    aligned : np.ndarray
-        ``(K, M, 3)`` float64 shapes aligned to the last reference.
     reference : np.ndarray
-        ``(M, 3)`` float64: that reference (centroid 0, RMS radius 1).
+        ``(M, 3)`` float64, centroid 0 and RMS radius 1.
+    mean_radius : float
+        Mean RMS radius (:func:`rms_radius`) of all the shapes, in their unit.
     """
     if iterations < 1:
         raise ValueError(f"iterations must be ≥ 1, got {iterations}")
-    shapes = np.asarray(shapes, np.float64)
-    centred = shapes - shapes.mean(axis=1, keepdims=True)
-    reference = _normalised((centred / rms_radius(centred)[:, None, None]).mean(axis=0))
-    for _ in range(iterations):
-        aligned = align(shapes, reference)
-        reference = _normalised(aligned.mean(axis=0))
-    return aligned, reference
+    total, radii, count = 0.0, 0.0, 0
+    for shapes in batches:
+        shapes = np.asarray(shapes, np.float64)
+        centred = shapes - shapes.mean(axis=1, keepdims=True)
+        radius = rms_radius(centred)
+        total = total + (centred / radius[:, None, None]).sum(axis=0)
+        radii, count = radii + float(radius.sum()), count + len(shapes)
+    if count == 0:
+        raise ValueError("generalized Procrustes analysis needs at least one shape")
+    reference = _normalised(total / count)
+    for _ in range(iterations - 1):
+        total = 0.0
+        for shapes in batches:
+            total = total + align(shapes, reference).sum(axis=0)
+        reference = _normalised(total / count)
+    return reference, radii / count
 
 
 def rms_radius(shapes: np.ndarray) -> np.ndarray:

@@ -1,5 +1,7 @@
 """The 3DMM learned from landmarks: recovery of known subspaces, invariance, stores, triangles."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 import zarr
@@ -19,10 +21,10 @@ from headgan_prep.morphable.learn import (
     learn_from_stores,
     learn_morphable_model,
     orient_front,
-    principal_components,
 )
 from headgan_prep.morphable.model import MorphableModel
-from headgan_prep.morphable.procrustes import align, generalized_procrustes, similarity_transforms
+from headgan_prep.morphable.procrustes import align, generalized_procrustes, rms_radius, similarity_transforms
+from headgan_prep.morphable.subspaces import RowScatter, learn_subspaces, principal_components
 
 N_POINTS, ID_SD, EXP_SD = 60, np.array([8.0, 6.0, 5.0, 4.0]), np.array([4.0, 3.0, 2.5])
 
@@ -175,9 +177,11 @@ def test_learning_is_invariant_to_the_pose_of_each_frame(synthetic):
 def test_generalized_procrustes_aligns_similar_copies_exactly():
     rng = np.random.default_rng(4)
     shape = rng.normal(size=(30, 3))
-    aligned, reference = generalized_procrustes(random_similarities(rng, np.repeat(shape[None], 5, axis=0)), 3)
-    np.testing.assert_allclose(aligned, np.repeat(reference[None], 5, axis=0), atol=1e-10)
+    copies = random_similarities(rng, np.repeat(shape[None], 5, axis=0))
+    reference, radius = generalized_procrustes([copies[:2], copies[2:]], 3)  # streamed in two batches
+    np.testing.assert_allclose(align(copies, reference), np.repeat(reference[None], 5, axis=0), atol=1e-10)
     np.testing.assert_allclose(align(shape, reference), reference, atol=1e-10)
+    assert radius == pytest.approx(rms_radius(copies).mean())
     _, rotation, _ = similarity_transforms(shape * [1, 1, -1], shape)
     assert np.linalg.det(rotation) == pytest.approx(1.0)  # a mirror image is not undone by a reflection
 
@@ -286,3 +290,125 @@ def test_mediapipe_tessellation_is_a_consistently_oriented_mesh(require_model):
     directed = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
     assert len(np.unique(directed, axis=0)) == len(directed)
     assert len(np.unique(triangles)) == FACEMESH_POINTS
+
+
+def umeyama(source, target):
+    """``source`` (M, 3) moved onto ``target`` by its least-squares similarity, written out here."""
+    source_centre, target_centre = source.mean(axis=0), target.mean(axis=0)
+    x, y = source - source_centre, target - target_centre
+    u, singular, vt = np.linalg.svd(y.T @ x)
+    signs = np.array([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])
+    rotation = u @ np.diag(signs) @ vt
+    return (singular * signs).sum() / (x**2).sum() * x @ rotation.T + target_centre
+
+
+def learned_directly(clips, identities, n_id, n_exp, iterations):
+    """The learning method on all frames in memory, frame by frame (module docstring of learn.py):
+    mean (M, 3), identity (3M, n_id) and expression (3M, n_exp) bases, by SVD of the deviations."""
+    lengths = [len(clip) for clip in clips]
+    frames = np.concatenate(clips).astype(np.float64)
+    centred = frames - frames.mean(axis=1, keepdims=True)
+    radii = np.sqrt((centred**2).sum(axis=2).mean(axis=1))
+
+    def normalised(shape):
+        shape = shape - shape.mean(axis=0)
+        return shape / np.sqrt((shape**2).sum(axis=1).mean())
+
+    reference = normalised((centred / radii[:, None, None]).mean(axis=0))
+    for _ in range(iterations):
+        aligned = np.stack([umeyama(frame, reference) for frame in frames])
+        reference = normalised(aligned.mean(axis=0))
+    aligned = aligned.reshape(len(frames), -1) * radii.mean()
+    ends = np.cumsum(lengths)
+    clip_means = np.stack([aligned[end - n : end].mean(axis=0) for end, n in zip(ends, lengths)])
+    exp_basis = np.linalg.svd(aligned - np.repeat(clip_means, lengths, axis=0), full_matrices=False)[2][:n_exp].T
+    centre = clip_means.mean(axis=0)
+    compensated = clip_means - (clip_means - centre) @ exp_basis @ exp_basis.T
+    people = sorted(set(identities))
+    identity_means = np.stack([compensated[[p == person for p in identities]].mean(axis=0) for person in people])
+    mean = identity_means.mean(axis=0)
+    id_basis = np.linalg.svd(identity_means - mean, full_matrices=False)[2][:n_id].T
+    return mean.reshape(-1, 3), id_basis, exp_basis
+
+
+def assert_same_basis(learned, expected, atol):
+    assert learned.shape == expected.shape
+    signs = np.sign((learned * expected).sum(axis=0))
+    np.testing.assert_allclose(learned * signs, expected, atol=atol)
+
+
+@pytest.mark.parametrize("n_clips, n_frames", [(16, 20), (8, 10)])  # more, fewer frames than 3M = 180
+# clips of different lengths, so that weighting clips by their frames would show
+def test_streamed_learning_equals_the_method_on_all_frames(synthetic, n_clips, n_frames):
+    clips = [clip[: n_frames + 3 * (i % 3)] for i, clip in enumerate(synthetic["clips"][:n_clips])]
+    identities = [f"person{i // 2}" for i in range(n_clips)]  # two clips per person
+    n_id = n_clips // 2 - 1
+    cfg = MorphableModelConfig(n_id=n_id, n_exp=3, procrustes_iterations=4, min_clips=1)
+    model = learn_morphable_model(clips, cfg, identities=identities)
+    mean, id_basis, exp_basis = learned_directly(clips, identities, n_id, 3, 4)
+    np.testing.assert_allclose(model.mean, mean, atol=1e-5)  # float32 in the model, values ≈ 100 px
+    assert_same_basis(model.exp_basis, exp_basis, 1e-7)
+    assert_same_basis(model.id_basis, id_basis, 1e-7)
+
+
+def test_stores_learn_what_the_method_gives_on_the_chosen_frames(tmp_path, synthetic):
+    clips = [clip[:20] for clip in synthetic["clips"][:10]]
+    identities = [f"person{i % 4}" for i in range(10)]
+    stores = [
+        write_store(tmp_path / "a.zarr", clips[:6], invalid_every=2, identities=identities[:6]),
+        write_store(tmp_path / "b.zarr", clips[6:], invalid_every=2, first=6, identities=identities[6:]),
+    ]
+    cfg = MorphableModelConfig(n_id=3, n_exp=3, frames_per_clip=4, procrustes_iterations=3)
+    model = learn_from_stores(stores, cfg)
+    # valid frames 1, 3, …, 19; four evenly spaced of them: 1, 7, 13, 19; stored as float32, y and z flipped
+    chosen = [(clip[[1, 7, 13, 19]] * [1, -1, -1]).astype(np.float32) * [1, -1, -1] for clip in clips]
+    mean, id_basis, exp_basis = learned_directly(chosen, identities, 3, 3, 3)
+    np.testing.assert_allclose(model.mean, mean, atol=1e-5)
+    assert_same_basis(model.exp_basis, exp_basis, 1e-7)
+    assert_same_basis(model.id_basis, id_basis, 1e-7)
+    assert "10 clips of 4 identities (40 frames) of 2 landmark stores" in model.source
+
+
+class CountedPasses(list):
+    """A list of clips that counts how often it is iterated."""
+
+    passes = 0
+
+    def __iter__(self):
+        self.passes += 1
+        return super().__iter__()
+
+
+def test_learning_takes_iterations_plus_one_passes(synthetic):
+    clips = CountedPasses((str(i), clip[:10]) for i, clip in enumerate(synthetic["clips"][:4]))
+    learn_subspaces(clips, n_id=2, n_exp=3, iterations=5)
+    assert clips.passes == 1 + 5 + 1  # the check for two clips (two clips read), 5 alignment rounds, statistics
+
+
+@pytest.mark.parametrize("n_rows", [3, 23])  # fewer rows than D (Gram matrix), more (scatter matrix)
+def test_row_scatter_gives_the_components_of_all_rows_added_in_pieces(n_rows):
+    rows = np.random.default_rng(8).normal(size=(n_rows, 4)) * [5.0, 3.0, 2.0, 1.0]
+    rows -= rows.mean(axis=0)
+    deviations = RowScatter(4)  # a block of 4 rows: pieces fill, overflow and leave it partly filled
+    for piece in np.split(rows, [1, 2, 2, 6, 13, 21]):
+        deviations.add(piece)
+    expected = np.linalg.svd(rows, full_matrices=False)[2][: min(n_rows - 1, 4)].T
+    assert_same_basis(deviations.components(4), expected, 1e-12)
+
+
+def test_memory_does_not_grow_with_the_clips(tmp_path, synthetic):
+    clips = [clip[:20] for clip in synthetic["clips"][:20]]
+    people = [f"person{i % 4}" for i in range(20)]
+    stores = [write_store(tmp_path / f"s{i}.zarr", clips, first=20 * i, identities=people) for i in range(8)]
+    cfg = MorphableModelConfig(n_id=3, n_exp=3, procrustes_iterations=2)
+
+    def peak(chosen):
+        tracemalloc.start()
+        learn_from_stores(chosen, cfg)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak
+
+    peak(stores[:1])
+    # holding the frames, 140 more clips of 20 frames would take 140 · 20 · 180 · 8 B = 4 MB per copy
+    assert peak(stores) - peak(stores[:2]) < 0.5e6
