@@ -7,7 +7,8 @@ nodes, larger sources: 1280×720 decodes about twice as slow as the demo's 480×
 largest RSS seen times ``--safety`` plus the frames of the longest clip (``ingest.max_seconds``) that
 the stage holds at once: the decoded source (``ingest.decode_max_side``, 16:9) for ingest, the
 256×256 RGB crops for the others. learn_3dmm streams the training split's landmark stores
-(``procrustes_iterations`` + 1 passes): its time is ``--train-clips`` × ``frames_per_clip`` frames at
+(``procrustes_iterations`` + 1 passes): its time is ``--train-clips`` (at most ``max_clips``, which it
+samples) × ``frames_per_clip`` frames at
 ``--learn-frames-per-s`` (``benchmarks/bench_learn_3dmm.py``), times ``--safety``; its memory the
 largest RSS times ``--safety`` plus what does not show on the demo: five (3M)² float64 matrices, three
 3M float64 shapes per training identity (``--train-identities``) and the points of the longest clip.
@@ -100,7 +101,8 @@ def main() -> None:
     learn = read_benchmark(args.results / "benchmarks/learn_3dmm.tsv")
     dimension = 3 * (468 if config["landmarks"]["backend"] == "mediapipe" else 1103)
     held = 5 * dimension**2 * 8 + 3 * args.train_identities * dimension * 8 + longest * dimension * 12
-    learn_seconds = args.train_clips * config["morphable_model"]["frames_per_clip"] / args.learn_frames_per_s
+    learned_clips = min(args.train_clips, config["morphable_model"]["max_clips"])
+    learn_seconds = learned_clips * config["morphable_model"]["frames_per_clip"] / args.learn_frames_per_s
     resources["learn_3dmm"] = {
         "runtime": max(30, round_up(args.safety * max(learn["s"], learn_seconds) / 60, 30)),
         "mem_mb": round_up(args.safety * learn["max_rss"] + held / MIB, 1000),

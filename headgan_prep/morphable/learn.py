@@ -42,7 +42,9 @@ Memory and passes. The stores are read clip by clip (:class:`LandmarkClips`), ne
 and adds it to sufficient statistics (the within-clip scatter matrix, one mean shape per identity;
 :mod:`headgan_prep.morphable.subspaces`). Memory is therefore a few ``(3M)²`` float64 matrices plus
 ``3M`` floats per identity (about 80 MB + 11 KB per identity for FaceMesh), whatever the number of
-clips; time is linear in the frames used (``frames_per_clip`` per clip) times the passes.
+clips; time is linear in the frames used (``frames_per_clip`` per clip) times the passes. A training
+split of more than ``max_clips`` clips (20,000 by default) is sampled by a hash of the clip ids, which
+bounds the time too: 20,000 clips of 50 frames, 6 passes, take about 9 minutes at 1,900 frames/s.
 
 Limits. The expression basis also holds the pose residue the similarity alignment leaves (the
 regressor's depth is less reliable than x and y). The bases are as good as the data's variety: with
@@ -55,6 +57,7 @@ HeadGAN's choice.
 from __future__ import annotations
 
 import ast
+import hashlib
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -109,6 +112,10 @@ class MorphableModelConfig(StageSettings):
         it: :mod:`headgan_prep.morphable.subspaces`).
     min_clips : int
         Fewer clips give a warning (log and model file), as do fewer identities than ``n_id`` + 1.
+    max_clips : int
+        Clips learned from at most: a larger training split is sampled by a hash of the clip ids
+        (:func:`sampled_clip`), so that the sample is the same whatever the store order and the
+        time is bounded (VoxCeleb2's 1.1 M clips: about 20,000 clips of nearly every identity).
     """
 
     section: ClassVar[str] = "morphable_model"
@@ -121,13 +128,14 @@ class MorphableModelConfig(StageSettings):
     procrustes_iterations: int = 5
     frames_per_clip: int = 50
     min_clips: int = 100
+    max_clips: int = 20_000
 
     def __post_init__(self):
         if self.source not in SOURCES:
             raise MorphableModelConfigError(f"morphable_model.source must be one of {SOURCES}, got {self.source!r}")
         if self.source == "file" and not self.file:
             raise MorphableModelConfigError("morphable_model.file must name a model file when source is 'file'")
-        for name in ("n_id", "n_exp", "procrustes_iterations", "frames_per_clip", "min_clips"):
+        for name in ("n_id", "n_exp", "procrustes_iterations", "frames_per_clip", "min_clips", "max_clips"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise MorphableModelConfigError(f"morphable_model.{name} must be an integer ≥ 1, got {value!r}")
@@ -148,18 +156,27 @@ class LandmarkClips:
     stores : tuple of Path
         Landmark stores (schema ``headgan.landmarks/1``).
     frames_per_clip : int
+    fraction : float
+        Share of the clips read (:func:`sampled_clip`); 1 reads all.
     """
 
     stores: tuple[Path, ...]
     frames_per_clip: int
+    fraction: float = 1.0
+
+    @classmethod
+    def at_most(cls, stores: tuple[Path, ...], frames_per_clip: int, max_clips: int) -> "LandmarkClips":
+        """The clips of ``stores``, sampled to about ``max_clips`` when they hold more (one listing pass)."""
+        n_clips = sum(len(list(_open_landmarks(store).group_keys())) for store in stores)
+        return cls(stores, frames_per_clip, min(1.0, max_clips / n_clips) if n_clips else 1.0)
 
     def __iter__(self) -> Iterator[tuple[str, np.ndarray]]:
         first = None
         for store in self.stores:
-            root = zarr.open_group(str(store), mode="r")
-            if root.attrs.get("schema") != LANDMARKS_SCHEMA:
-                raise LearnError(f"{store}: not a landmark store (schema {root.attrs.get('schema')!r}, expected {LANDMARKS_SCHEMA})")
+            root = _open_landmarks(store)
             for clip_id in sorted(root.group_keys()):
+                if not sampled_clip(clip_id, self.fraction):
+                    continue
                 group = root[clip_id]
                 valid = np.flatnonzero(np.asarray(group["valid"][:], bool))
                 if len(valid) == 0:
@@ -175,6 +192,21 @@ class LandmarkClips:
                         f"{first[0]} has {first[1]}: the stores mix landmark backends"
                     )
                 yield str(group.attrs.get("identity", clip_id)), points * MODEL_AXES
+
+
+def _open_landmarks(store: Path) -> zarr.Group:
+    root = zarr.open_group(str(store), mode="r")
+    if root.attrs.get("schema") != LANDMARKS_SCHEMA:
+        raise LearnError(f"{store}: not a landmark store (schema {root.attrs.get('schema')!r}, expected {LANDMARKS_SCHEMA})")
+    return root
+
+
+def sampled_clip(clip_id: str, fraction: float) -> bool:
+    """Whether a clip is in a ``fraction`` sample of the clips: the first 8 bytes of its id's SHA-1,
+    as a number in [0, 1), below ``fraction`` (every clip when ``fraction`` ≥ 1)."""
+    if fraction >= 1.0:
+        return True
+    return int.from_bytes(hashlib.sha1(clip_id.encode("utf-8")).digest()[:8], "big") / 2.0**64 < fraction
 
 
 def learn_morphable_model(
@@ -375,7 +407,7 @@ def learn_from_stores(stores: list[Path], cfg: MorphableModelConfig, models_dir:
     -------
     MorphableModel
     """
-    clips = LandmarkClips(tuple(Path(store) for store in stores), cfg.frames_per_clip)
+    clips = LandmarkClips.at_most(tuple(Path(store) for store in stores), cfg.frames_per_clip, cfg.max_clips)
     first = next(iter(clips), None)
     triangles_file = None
     if first is not None and first[1].shape[1] == FACEMESH_POINTS:
@@ -387,7 +419,8 @@ def learn_from_stores(stores: list[Path], cfg: MorphableModelConfig, models_dir:
         f"learned from {shapes.n_clips} clips of {shapes.n_identities} identities ({shapes.n_frames} frames) of "
         f"{len(stores)} landmark stores; expression from within-clip deviations, identity from "
         f"expression-compensated identity means; n_id {cfg.n_id}, n_exp {cfg.n_exp}, "
-        f"procrustes_iterations {cfg.procrustes_iterations}, frames_per_clip {cfg.frames_per_clip}; "
+        f"procrustes_iterations {cfg.procrustes_iterations}, frames_per_clip {cfg.frames_per_clip}, "
+        f"max_clips {cfg.max_clips}; "
         "unit: crop pixels"
     )
     return build_model(shapes, cfg, triangles_file, source)

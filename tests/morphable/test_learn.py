@@ -1,5 +1,6 @@
 """The 3DMM learned from landmarks: recovery of known subspaces, invariance, stores, triangles."""
 
+import hashlib
 import tracemalloc
 
 import numpy as np
@@ -367,6 +368,28 @@ def test_stores_learn_what_the_method_gives_on_the_chosen_frames(tmp_path, synth
     assert_same_basis(model.exp_basis, exp_basis, 1e-7)
     assert_same_basis(model.id_basis, id_basis, 1e-7)
     assert "10 clips of 4 identities (40 frames) of 2 landmark stores" in model.source
+
+
+def test_max_clips_learns_from_a_hash_sample_of_the_clips(tmp_path, synthetic):
+    clips = [clip[:12] for clip in synthetic["clips"][:24]]
+    ids = [f"clip{i:03d}" for i in range(24)]
+    stores = [write_store(tmp_path / "a.zarr", clips[:13]), write_store(tmp_path / "b.zarr", clips[13:], first=13)]
+    fraction = 10 / 24
+    # the sample, computed here from the ids' SHA-1 as the docstring says
+    kept = [i for i, clip_id in enumerate(ids)
+            if int(hashlib.sha1(clip_id.encode()).hexdigest()[:16], 16) / 2**64 < fraction]
+    assert 4 <= len(kept) < 24
+    cfg = MorphableModelConfig(n_id=3, n_exp=3, frames_per_clip=12, procrustes_iterations=2, max_clips=10)
+    model = learn_from_stores(stores, cfg)
+    assert f"{len(kept)} clips of {len(kept)} identities" in model.source and "max_clips 10" in model.source
+    chosen = [(clips[i] * [1, -1, -1]).astype(np.float32) * [1, -1, -1] for i in kept]
+    mean, id_basis, exp_basis = learned_directly(chosen, [ids[i] for i in kept], 3, 3, 2)
+    np.testing.assert_allclose(model.mean, mean, atol=1e-5)
+    assert_same_basis(model.exp_basis, exp_basis, 1e-7)
+    # the same sample whatever the order of the stores; every clip when max_clips is not reached
+    reordered = learn_from_stores(stores[::-1], cfg)
+    assert f"{len(kept)} clips" in reordered.source
+    assert "24 clips" in learn_from_stores(stores, MorphableModelConfig(n_id=3, n_exp=3, max_clips=24)).source
 
 
 class CountedPasses(list):
