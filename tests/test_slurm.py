@@ -88,7 +88,7 @@ def demo_runs(tmp_path_factory, cluster, require_model, sbatch_log):
     """The demo's preprocess run locally and through workflow/profiles/slurm, with the sbatch calls."""
     require_model("mediapipe/face_landmark.tflite")
     models = require_model("mediapipe/face_detection_short_range.tflite").parents[1]
-    config = demo_config(models)
+    config = demo_config(models, scheduling={"stage_waves": True})  # as the VoxCeleb configs
     local = tmp_path_factory.mktemp("local")
     succeeded(snakemake(local, "--cores", "2", "preprocess", config=config))
     remote = tmp_path_factory.mktemp("slurm")
@@ -130,9 +130,10 @@ def test_shard_stages_go_to_slurm_as_job_arrays(demo_runs):
     for call in calls:
         rule = re.search(r"--comment '?rule_([a-z_0-9]+?)(?:_wildcards_|'| )", call).group(1)
         by_rule.setdefault(rule, []).append(call)
-    # the 3 shards' ingest jobs are ready together: one sbatch call with 3 array tasks
-    assert len(by_rule["ingest"]) == 1 and "--array=1-3" in by_rule["ingest"][0]
-    assert sum("--array=" in call for call in calls) >= 2
+    # with stage waves each per-shard stage's 3 jobs are ready together: one sbatch call of 3 array tasks
+    for rule in ("ingest", "landmarks", "audio", "fit", "render"):
+        assert len(by_rule[rule]) == 1 and "--array=1-3" in by_rule[rule][0], (rule, by_rule.get(rule))
+    assert "stage_wave" not in by_rule  # a local rule
     assert len(calls) < demo_runs["jobs"]
     # each rule's threads become --cpus-per-task; the per-rule memory and time of the profile apply
     assert "--cpus-per-task=1" in by_rule["landmarks"][0]
