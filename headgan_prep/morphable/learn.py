@@ -60,7 +60,7 @@ import ast
 import hashlib
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -141,6 +141,10 @@ class MorphableModelConfig(StageSettings):
                 raise MorphableModelConfigError(f"morphable_model.{name} must be an integer ≥ 1, got {value!r}")
 
 
+CLIP_CACHE_BYTES = 256 * 2**20
+"""Clips' points kept in memory between the learning passes, at most (bytes)."""
+
+
 @dataclass(frozen=True)
 class LandmarkClips:
     """The clips of landmark stores, read afresh on every iteration (one pass over the stores).
@@ -149,7 +153,9 @@ class LandmarkClips:
     attribute (the clip id where there is none) and ``(T, M, 3)`` float64 points of up to
     ``frames_per_clip`` evenly spaced valid frames, axes flipped to the model's
     (:data:`MODEL_AXES`), crop pixels; stores in the given order, clips sorted within a store.
-    One clip's arrays are in memory at a time.
+    The clips read are kept for the next passes while they take less than ``cache_bytes`` in all
+    (the demo and other small training splits are read once); beyond that, one clip's arrays are in
+    memory at a time.
 
     Attributes
     ----------
@@ -158,19 +164,39 @@ class LandmarkClips:
     frames_per_clip : int
     fraction : float
         Share of the clips read (:func:`sampled_clip`); 1 reads all.
+    cache_bytes : int
+        Largest size of the clips' points kept between passes (read-only arrays); 0 keeps none.
     """
 
     stores: tuple[Path, ...]
     frames_per_clip: int
     fraction: float = 1.0
+    cache_bytes: int = 0
+    _cache: list = field(default_factory=list, init=False, repr=False, compare=False)
 
     @classmethod
     def at_most(cls, stores: tuple[Path, ...], frames_per_clip: int, max_clips: int) -> "LandmarkClips":
-        """The clips of ``stores``, sampled to about ``max_clips`` when they hold more (one listing pass)."""
+        """The clips of ``stores``, sampled to about ``max_clips`` when they hold more (one listing pass),
+        kept between passes up to :data:`CLIP_CACHE_BYTES`."""
         n_clips = sum(len(list(_open_landmarks(store).group_keys())) for store in stores)
-        return cls(stores, frames_per_clip, min(1.0, max_clips / n_clips) if n_clips else 1.0)
+        fraction = min(1.0, max_clips / n_clips) if n_clips else 1.0
+        return cls(stores, frames_per_clip, fraction, CLIP_CACHE_BYTES)
 
     def __iter__(self) -> Iterator[tuple[str, np.ndarray]]:
+        if self._cache:
+            yield from self._cache[0]
+            return
+        kept, size = [], 0
+        for identity, points in self._read():
+            size += points.nbytes
+            if size <= self.cache_bytes:
+                points.flags.writeable = False
+                kept.append((identity, points))
+            yield identity, points
+        if size <= self.cache_bytes:
+            self._cache.append(kept)
+
+    def _read(self) -> Iterator[tuple[str, np.ndarray]]:
         first = None
         for store in self.stores:
             root = _open_landmarks(store)

@@ -10,6 +10,7 @@ from scipy.linalg import subspace_angles
 from scipy.spatial.transform import Rotation
 
 from headgan_prep.cli import main
+from headgan_prep.morphable import learn
 from headgan_prep.landmarks.shard import SCHEMA
 from headgan_prep.morphable.learn import (
     FACEMESH_POINTS,
@@ -419,7 +420,8 @@ def test_row_scatter_gives_the_components_of_all_rows_added_in_pieces(n_rows):
     assert_same_basis(deviations.components(4), expected, 1e-12)
 
 
-def test_memory_does_not_grow_with_the_clips(tmp_path, synthetic):
+def test_memory_does_not_grow_with_the_clips(tmp_path, synthetic, monkeypatch):
+    monkeypatch.setattr(learn, "CLIP_CACHE_BYTES", 0)
     clips = [clip[:20] for clip in synthetic["clips"][:20]]
     people = [f"person{i % 4}" for i in range(20)]
     stores = [write_store(tmp_path / f"s{i}.zarr", clips, first=20 * i, identities=people) for i in range(8)]
@@ -435,3 +437,22 @@ def test_memory_does_not_grow_with_the_clips(tmp_path, synthetic):
     peak(stores[:1])
     # holding the frames, 140 more clips of 20 frames would take 140 · 20 · 180 · 8 B = 4 MB per copy
     assert peak(stores) - peak(stores[:2]) < 0.5e6
+
+
+def test_small_splits_are_read_once_and_give_the_same_model(tmp_path, synthetic, monkeypatch):
+    clips = [clip[:20] for clip in synthetic["clips"][:10]]
+    stores = [write_store(tmp_path / "a.zarr", clips[:6]), write_store(tmp_path / "b.zarr", clips[6:], first=6)]
+    cfg = MorphableModelConfig(n_id=3, n_exp=3, procrustes_iterations=3)
+    reads = []
+    read = learn.LandmarkClips._read
+    monkeypatch.setattr(learn.LandmarkClips, "_read", lambda self: (reads.append(1), (yield from read(self)))[1])
+    cached = learn_from_stores(stores, cfg)
+    # the first clip (the point set), the first two (the check for two clips), one whole pass kept for the rest
+    assert len(reads) == 3
+    reads.clear()
+    monkeypatch.setattr(learn, "CLIP_CACHE_BYTES", 0)
+    streamed = learn_from_stores(stores, cfg)
+    assert len(reads) == 1 + 1 + 3 + 1  # first clip, the check for two clips, 3 rounds, statistics
+    np.testing.assert_array_equal(cached.mean, streamed.mean)
+    np.testing.assert_array_equal(cached.exp_basis, streamed.exp_basis)
+    np.testing.assert_array_equal(cached.id_basis, streamed.id_basis)
