@@ -11,7 +11,8 @@ the stage holds at once: the decoded source (``ingest.decode_max_side``, 16:9) f
 samples) × ``frames_per_clip`` frames at
 ``--learn-frames-per-s`` (``benchmarks/bench_learn_3dmm.py``), times ``--safety``; its memory the
 largest RSS times ``--safety`` plus what does not show on the demo: five (3M)² float64 matrices, three
-3M float64 shapes per training identity (``--train-identities``) and the points of the longest clip.
+3M float64 shapes per training identity (``--train-identities``), the points of the longest clip and
+the clips kept between passes (``CLIP_CACHE_BYTES``).
 Prints the ``set-resources`` block of workflow/profiles/slurm/config.v8+.yaml:
 
     snakemake --cores 2 preprocess                      # the demo; rules write results/benchmarks/
@@ -27,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+
+from headgan_prep.morphable.learn import CLIP_CACHE_BYTES
 
 PER_SHARD_RULES = ("ingest", "landmarks", "fit", "render", "audio")
 MIB = 2**20
@@ -100,7 +103,7 @@ def main() -> None:
         report[rule] = {"start_s": round(start, 2), "ms_per_frame": round(1000 * per_frame, 3), "max_rss_mb": rss}
     learn = read_benchmark(args.results / "benchmarks/learn_3dmm.tsv")
     dimension = 3 * (468 if config["landmarks"]["backend"] == "mediapipe" else 1103)
-    held = 5 * dimension**2 * 8 + 3 * args.train_identities * dimension * 8 + longest * dimension * 12
+    held = 5 * dimension**2 * 8 + 3 * args.train_identities * dimension * 8 + longest * dimension * 12 + CLIP_CACHE_BYTES
     learned_clips = min(args.train_clips, config["morphable_model"]["max_clips"])
     learn_seconds = learned_clips * config["morphable_model"]["frames_per_clip"] / args.learn_frames_per_s
     resources["learn_3dmm"] = {

@@ -46,10 +46,10 @@ def test_times_scale_with_the_frames_of_a_shard_and_memory_with_the_longest_clip
     assert resources["render"]["mem_mb"] == 1000  # 1500 crops of 256² = 281 MiB + 200 MB
     assert resources["learn_3dmm"]["runtime"] == 60  # 2 × 1200 s (more than 1000 clips take) in steps of 30 min
     # 2 × 100 MB + five 1404² float64 matrices (75 MiB), 3 × 1404 float64 per identity (6,000: 193 MiB)
-    # and a 60 s clip of 468 points (24 MiB): 492 MiB, in steps of 1000
+    # a 60 s clip of 468 points (24 MiB) and 256 MiB of clips kept between passes: 748 MiB, in steps of 1000
     assert resources["learn_3dmm"]["mem_mb"] == 1000
     # 114,000 clips are sampled to max_clips = 20,000: × 50 frames at 190 frames/s = 5263 s, × 2 = 176 min;
-    # 60,000 identities: 1928 MiB more
+    # 60,000 identities: 1928 MiB more (2676 MiB)
     learn = sized("--train-clips", "114000", "--learn-frames-per-s", "190", "--train-identities", "60000")["learn_3dmm"]
     assert learn == {"runtime": 180, "mem_mb": 3000}
     # 10,000 clips (fewer than max_clips) × 50 frames at 190 frames/s = 2632 s, × 2 = 88 min
