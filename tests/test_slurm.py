@@ -118,6 +118,11 @@ def test_preprocess_through_the_profile_equals_a_local_run(demo_runs):
     remote = result_files(demo_runs["remote"] / "results")
     assert sorted(remote) == sorted(local)
     assert any(name.startswith("nmfc/train-0001.zarr/") for name in local)
+    # the shard table's listing digests hold the demo videos' mtimes (each run made its own): shards and counts equal
+    table = "manifest_shards.tsv"
+    assert [row.split("\t")[:2] for row in local.pop(table).read_text().splitlines()] == [
+        row.split("\t")[:2] for row in remote.pop(table).read_text().splitlines()
+    ]
     for name, path in local.items():
         # the crop stores' attributes hold the absolute path of each source video
         expected = path.read_bytes().replace(str(demo_runs["local"]).encode(), str(demo_runs["remote"]).encode())

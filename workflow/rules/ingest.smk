@@ -14,6 +14,8 @@ PREPROCESS_PER_SPLIT += [RESULTS / "preview/crops/{split}.png"]
 rule ingest:
     """Decode, detect, track and crop the clips of one shard (`results/crops/{shard}.zarr`)."""
     input:
+        # ancient: a re-run manifest re-runs only the shards whose listing parameter changed
+        manifest=ancient(RESULTS / "manifest.tsv"),
         model=model_input(detector_model()),
     output:
         store=directory(RESULTS / "crops/{shard}.zarr"),
@@ -27,13 +29,12 @@ rule ingest:
         "../../envs/ingest.yaml"
     threads: 1
     params:
-        manifest=RESULTS / "manifest.tsv",
         root=dataset_root(),
         models_dir=MODELS_DIR,
         listing=shard_listing,
         settings=json.dumps(config["ingest"], sort_keys=True),
     shell:
-        "headgan-prep ingest --manifest {params.manifest} --shard {wildcards.shard}"
+        "headgan-prep ingest --manifest {input.manifest} --shard {wildcards.shard}"
         " --root {params.root} --models-dir {params.models_dir} --threads {threads}"
         " --settings {params.settings:q} --out {output.store} --rejected {output.rejected}"
         " > {log} 2>&1"
