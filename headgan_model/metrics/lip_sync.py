@@ -18,6 +18,9 @@ video as they are (the generated videos are already face crops, as LRS2's are):
   ``15 − argmin`` (the audio-visual offset in frames);
 - over videos: the plain means of LSE-D and LSE-C (every video counts once).
 
+SyncNet v2 sees the whole face crop in colour (its first layer takes 3 channels × 5 frames), not the
+grey mouth crops of the 2016 paper's network, so no mouth region is cut out here either.
+
 The differences to the reference scripts: frames come decoded from the video (the reference writes
 them as JPEG files first and reads them back) and the audio is the clip's own 16 kHz track, not
 FFmpeg's re-encoding of the video's sound.
