@@ -11,8 +11,11 @@ no weight file is needed), and once the Fréchet distance of two 2048-d statisti
 step, independent of the frame count); FVD (I3D on four real and four generated 16-frame clips, plus the Fréchet
 distance), CSIM (SCRFD-500M + MobileFaceNet ArcFace on 32 pairs), ARD (FaceMesh landmarks and the
 3DMM fit of 32 driving and 32 generated frames, with a random model of FaceMesh's 468 points and
-LSFM's 157 + 28 components), AU-H (OpenFace on 32 + 32 frames, only with ``--openface``). Frames
-counts the generated frames a call scores (every metric also processes as many real frames).
+LSFM's 157 + 28 components), AU-H (OpenFace on 32 + 32 frames, only with ``--openface``), AKD
+(FaceMesh's 68 iBUG points of 32 generated and 32 real frames), LSE (SyncNet on a 64-frame video
+with 2.56 s of seeded noise as its audio, with a randomly initialised SyncNet: the speed of the
+real weights, not their scores). Frames counts the generated frames a call scores (every metric
+but LSE also processes as many real frames).
 A metric whose model file is missing is printed as missing, with the file.
 """
 
@@ -132,6 +135,27 @@ def auh_work(args, real, fake) -> Callable[[], int]:
     return lambda: (au_h(real[:N_FRAMES], fake[:N_FRAMES], args.openface), N_FRAMES)[1]
 
 
+def akd_work(args, real, fake) -> Callable[[], int]:
+    from headgan_model.metrics.keypoints import KeypointDetector, akd
+    from headgan_prep.landmarks.shard import LandmarksConfig, make_landmarker
+
+    cfg = LandmarksConfig(threads=args.threads)
+    detector = KeypointDetector(make_landmarker(cfg, args.models_dir), cfg.min_score)
+    return lambda: (akd(fake[:N_FRAMES], real[:N_FRAMES], detector), N_FRAMES)[1]
+
+
+def lse_work(args, real, fake) -> Callable[[], int]:
+    import torch
+
+    from headgan_model.metrics.lip_sync import SAMPLES_PER_FRAME, sync_score
+    from headgan_model.metrics.syncnet import SyncNet
+
+    torch.manual_seed(0)
+    network = SyncNet().eval()  # randomly initialised: timing only
+    samples = np.random.default_rng(0).uniform(-0.3, 0.3, len(fake) * SAMPLES_PER_FRAME)
+    return lambda: (sync_score(fake, samples, network, device=args.device), len(fake))[1]
+
+
 METRICS = {
     "L1": pixel_work(l1_per_frame),
     "PSNR": pixel_work(mse_per_frame),
@@ -143,6 +167,8 @@ METRICS = {
     "CSIM": csim_work,
     "ARD": ard_work,
     "AU-H": auh_work,
+    "AKD": akd_work,
+    "LSE": lse_work,
 }
 """Metric name -> builder of the timed call (which returns the generated frames it scored)."""
 
@@ -150,7 +176,7 @@ METRICS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--device", default="cpu", help="torch device of FVD (cuda also runs CSIM's ONNX on CUDA)")
+    parser.add_argument("--device", default="cpu", help="torch device of FVD and LSE (cuda also runs CSIM's ONNX on CUDA)")
     parser.add_argument("--threads", type=int, default=1, help="torch / ONNX Runtime / TFLite threads")
     parser.add_argument("--models-dir", default="models")
     parser.add_argument("--openface", default=None, help="OpenFace's FeatureExtraction (default: on PATH)")
@@ -170,7 +196,8 @@ def main() -> None:
         except (ModelFileMissing, FileNotFoundError) as error:
             print(f"{name:10s}  missing: {error}")
             continue
-        print(f"{name:10s}  {rate(work, args.seconds):8.1f} frames/s")
+        note = "  (randomly initialised SyncNet: speed only)" if name == "LSE" else ""
+        print(f"{name:10s}  {rate(work, args.seconds):8.1f} frames/s{note}")
         if name == "FID":
             print(f"{'':10s}  Fréchet distance of 2048-d statistics: {frechet_seconds():.2f} s per call (scipy)")
 

@@ -48,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--landmarks-settings", default="{}", help="JSON of config.yaml `landmarks:`")
         sub.add_argument("--fit-settings", default="{}", help="JSON of config.yaml `fit:`")
 
-    task("reconstruct", "Table 1 left: the reconstructed test clips")
+    sub = task("reconstruct", "Table 1 left: the reconstructed test clips")
+    sub.add_argument("--landmarks-settings", default="{}", help="JSON of config.yaml `landmarks:` (AKD's keypoints)")
     sub = task("reenact", "Table 1 right: the reenacted pairs")
     sub.add_argument("--source-index", required=True, type=Path, help="index of the sources' split")
     head_pose(sub)
@@ -67,10 +68,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _networks(args: argparse.Namespace, settings: EvaluateSettings) -> Networks:
-    if not hasattr(args, "model"):
-        return Networks(settings, args.models_dir)
     landmarks = json.loads(args.landmarks_settings)
     landmarks["threads"] = args.threads
+    if not hasattr(args, "model"):
+        return Networks(settings, args.models_dir, landmarks=LandmarksConfig.from_dict(landmarks))
     return Networks(
         settings,
         args.models_dir,

@@ -18,10 +18,12 @@ from headgan_model.metrics.fid import FIDInception, FIDWeightsMissing, load_fid_
 from headgan_model.metrics.fvd import load_fvd_network
 from headgan_model.metrics.head_pose import HeadPoseEstimator, make_head_pose_estimator
 from headgan_model.metrics.i3d import I3D_CHECKPOINT, InceptionI3d
+from headgan_model.metrics.keypoints import KeypointDetector
 from headgan_model.metrics.lpips import BACKBONES, LPIPSNetwork, load_lpips
+from headgan_model.metrics.syncnet import SyncNet, SyncNetWeightsMissing, load_syncnet
 from headgan_prep.fit.algorithm import FitConfig
 from headgan_prep.ingest.detect import detector_model_path
-from headgan_prep.landmarks.shard import LandmarksConfig
+from headgan_prep.landmarks.shard import LandmarksConfig, make_landmarker
 from headgan_prep.models.registry import ModelFileMissing
 from headgan_prep.morphable.model import MorphableModelError
 
@@ -49,7 +51,8 @@ class Networks:
         The 3DMM the clips were fitted with (ARD and ARE fit it to generated frames; the report
         hashes it into the protocol).
     landmarks, fit : LandmarksConfig, FitConfig, optional
-        The preprocessing's settings, so that head angles are measured as the fit store's were.
+        The preprocessing's settings, so that head angles (and AKD's keypoints) are measured as
+        the stores' were.
 
     Attributes
     ----------
@@ -57,7 +60,7 @@ class Networks:
         Where LPIPS, FID and I3D run.
     files : dict[str, Path]
         Weights file of every loaded network, by its path relative to the models folder (or as
-        configured when absolute).
+        configured when absolute); SyncNet's also when it is missing (the protocol says so).
     """
 
     def __init__(
@@ -82,7 +85,7 @@ class Networks:
         if name not in self._loaded:
             try:
                 self._loaded[name] = loader()
-            except (ModelFileMissing, FIDWeightsMissing, MorphableModelError, ValueError) as error:
+            except (ModelFileMissing, FIDWeightsMissing, SyncNetWeightsMissing, MorphableModelError, ValueError) as error:
                 self._loaded[name] = MetricUnavailable(str(error))
             else:
                 self.files.update({relative: self._path(relative) for relative in files})
@@ -113,10 +116,25 @@ class Networks:
         files = [csim.model, detector_model_path("insightface", csim.detector)]
         return self._load("CSIM", lambda: make_embedder(self.models_dir, csim.model, csim.detector), files)
 
+    def syncnet(self) -> SyncNet:
+        weights = self.settings.syncnet.weights
+        self.files.setdefault(weights, self._path(weights))
+        return self._load("LSE", lambda: load_syncnet(self._path(weights)), [weights])
+
+    def _landmark_files(self) -> list[str]:
+        return [self.landmarks.model_path, detector_model_path(self.landmarks.backend, self.landmarks.detector_model)]
+
+    def keypoints(self) -> KeypointDetector:
+        """AKD's keypoints: the landmarks stage's backend and ``min_score``."""
+        loader = lambda: KeypointDetector(  # noqa: E731
+            make_landmarker(self.landmarks, self.models_dir), self.landmarks.min_score
+        )
+        return self._load("keypoints", loader, self._landmark_files())
+
     def head_pose(self) -> HeadPoseEstimator:
         if self.morphable_model is None:
             raise MetricUnavailable("no morphable model given: head angles need the 3DMM the clips were fitted with")
-        files = [self.landmarks.model_path, detector_model_path(self.landmarks.backend, self.landmarks.detector_model)]
+        files = self._landmark_files()
         loader = lambda: make_head_pose_estimator(
             self.models_dir, self.morphable_model, self.landmarks, self.fit
         )  # noqa: E731

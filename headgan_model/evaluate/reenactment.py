@@ -5,8 +5,10 @@ the driving clips (test split) and the sources (``apps.reenact.source_split``). 
 truth, so per pair: CSIM of every generated frame against the source frame (supplement §5), ARD
 between the generated frames' head angles (the pipeline's landmarks and 3DMM fit run on them) and
 the driving clip's fitted angles (its fit store, measured by the same landmarks and fit), AU-H
-between OpenFace's action units of driving and generated frames. Over the pairs: frame-weighted
-means, and FID between all generated frames and the driving clips' real frames.
+between OpenFace's action units of driving and generated frames; beyond the paper, the lip sync of
+the generated frames with the driving clip's audio (LSE-D, LSE-C). Over the pairs: frame-weighted
+means (LSE-D, LSE-C: means over the pairs), and FID between all generated frames and the driving
+clips' real frames.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from headgan_model.apps.clips import Clip, split_clips
-from headgan_model.evaluate.clip_metrics import NOT_COMPUTED, clip_csim
+from headgan_model.evaluate.clip_metrics import NOT_COMPUTED, SyncSet, clip_csim
 from headgan_model.evaluate.distributions import FidSet
 from headgan_model.evaluate.networks import MetricUnavailable, Networks
 from headgan_model.evaluate.outputs import check_known, pair_rows
@@ -25,8 +27,8 @@ from headgan_model.evaluate.videos import check_like, read_frames, unique_format
 from headgan_model.metrics.action_units import au_h
 from headgan_model.metrics.head_pose import HeadAngles, average_rotation_distance
 from headgan_model.metrics.result import MetricResult
+from headgan_model.metrics.lip_sync import MAX_OFFSET
 from headgan_prep.dataset.reader import DatasetReader
-
 
 
 def fitted_angles(clip: Clip) -> HeadAngles:
@@ -60,7 +62,7 @@ def score_reenactment(test_index: Path, source_index: Path, task_dir: Path, netw
     Returns
     -------
     TaskScores
-        FID, CSIM, ARD, AU-H; one row per pair.
+        FID, CSIM, ARD, AU-H, LSE-D, LSE-C; one row per pair.
     """
     settings = networks.settings
     driving_clips = {clip.clip_id: clip for clip in split_clips(DatasetReader(test_index))}
@@ -69,6 +71,7 @@ def score_reenactment(test_index: Path, source_index: Path, task_dir: Path, netw
     check_known([p["driving"] for p in pairs], driving_clips, f"driving clips of {task_dir}")
     check_known([p["source"] for p in pairs], source_clips, f"sources of {task_dir}")
     fid_set = FidSet(networks, settings.computes("FID"))
+    sync_set = SyncSet(networks)
     per_pair = {name: [] for name in ("CSIM", "ARD", "AU-H")}
     rows, formats = [], {}
     for pair in pairs:
@@ -90,6 +93,7 @@ def score_reenactment(test_index: Path, source_index: Path, task_dir: Path, netw
             weight = result.details.get("pairs" if metric == "CSIM" else "frames", 0.0)
             per_pair[metric].append((name, result, weight))
         fid_set.add(generated, driving.frames)
+        sync = sync_set.add(name, generated, driving)
         rows.append(
             {
                 "driving": driving.clip_id,
@@ -102,6 +106,9 @@ def score_reenactment(test_index: Path, source_index: Path, task_dir: Path, netw
                 "ard_frames": pose.details.get("frames"),
                 "AU-H": units.value,
                 "au_frames": units.details.get("frames"),
+                "LSE-D": None if sync is None else sync.distance,
+                "LSE-C": None if sync is None else sync.confidence,
+                "lse_offset": None if sync is None else sync.offset,
             }
         )
     metrics = {
@@ -109,6 +116,7 @@ def score_reenactment(test_index: Path, source_index: Path, task_dir: Path, netw
         "CSIM": pooled("CSIM", per_pair["CSIM"]),
         "ARD": pooled("ARD", per_pair["ARD"]),
         "AU-H": pooled("AU-H", per_pair["AU-H"]),
+        **sync_set.results(),
     }
     protocol = {
         "pairs": len(pairs),
@@ -117,6 +125,7 @@ def score_reenactment(test_index: Path, source_index: Path, task_dir: Path, netw
         "source_split": DatasetReader(source_index).split,
         "driving_angles": "fit store of the driving clips (euler, valid)",
         "openface_binary": settings.openface.binary,
+        "lse": {"audio": "the driving clip's 16 kHz track (crop store)", "max_offset_frames": MAX_OFFSET},
         "video_formats": unique_formats(formats),
     }
     return TaskScores("reenact", metrics, rows, protocol, {k: str(v) for k, v in networks.files.items()})

@@ -22,6 +22,7 @@ from headgan_model.evaluate.tables import (
     TABLE3,
     markdown_table,
 )
+from headgan_model.metrics.lip_sync import MAX_OFFSET
 from headgan_model.metrics.result import MetricResult
 from headgan_prep.store.atomic import atomic_file
 
@@ -131,7 +132,9 @@ def write_report(
     tables = {
         "table1.md": markdown_table(
             "Table 1: reconstruction and reenactment (paper: VoxCeleb test set)", TABLE1, PAPER_TABLE1, {run: own},
-            _footer(run, protocol, ("reconstruct", "reenact")),
+            _footer(run, protocol, ("reconstruct", "reenact"))
+            + [f"- beyond the paper: SSIM; AKD on the 68 iBUG landmarks, crop pixels; LSE-D and LSE-C with SyncNet "
+               f"{Path(settings.syncnet.weights).name}, Wav2Lip's protocol (±{MAX_OFFSET} frames)"],
         ),
         "table2.md": markdown_table(
             "Table 2: frontalisation", TABLE2, PAPER_TABLE2, {run: own}, _footer(run, protocol, ("frontalise",))

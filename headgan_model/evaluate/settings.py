@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from headgan_model.metrics.csim import ARCFACE_MODEL
 from headgan_model.metrics.fid import FID_WEIGHTS_FILE
 from headgan_model.metrics.fvd import FVD_FRAMES
+from headgan_model.metrics.syncnet import SYNCNET_WEIGHTS
 from headgan_prep.settings import StageSettings
 
-METRICS = ("L1", "PSNR", "SSIM", "LPIPS", "FID", "FVD", "CSIM", "ARD", "AU-H", "ARE")
-"""Every metric the evaluation can compute, by its name in the tables."""
+METRICS = ("L1", "PSNR", "SSIM", "LPIPS", "FID", "FVD", "CSIM", "ARD", "AU-H", "ARE", "AKD", "LSE-D", "LSE-C")
+"""Every metric the evaluation can compute, by its name in the tables (AKD, LSE-D and LSE-C beyond the paper)."""
 DEVICES = ("auto", "cuda", "cpu")
 
 
@@ -57,6 +58,13 @@ class FvdSettings:
 
 
 @dataclass(frozen=True)
+class SyncNetSettings:
+    """LSE-D / LSE-C's SyncNet weights (``syncnet_v2.model``): a path relative to the models folder, or absolute."""
+
+    weights: str = SYNCNET_WEIGHTS
+
+
+@dataclass(frozen=True)
 class OpenFaceSettings:
     """OpenFace 2.x ``FeatureExtraction`` binary of AU-H; None looks it up on ``PATH``."""
 
@@ -79,7 +87,7 @@ class EvaluateSettings(StageSettings):
         Seeds the frontalised frame drawn per test video and the real videos' FVD clip starts.
     runs : list of str
         Other runs (``results/eval/{run}/metrics.json``) put side by side with this one in Table 3.
-    lpips, csim, fid, fvd, openface : dataclasses
+    lpips, csim, fid, fvd, syncnet, openface : dataclasses
     """
 
     section = "evaluate"
@@ -94,6 +102,7 @@ class EvaluateSettings(StageSettings):
     csim: CsimSettings = field(default_factory=CsimSettings)
     fid: FidSettings = field(default_factory=FidSettings)
     fvd: FvdSettings = field(default_factory=FvdSettings)
+    syncnet: SyncNetSettings = field(default_factory=SyncNetSettings)
     openface: OpenFaceSettings = field(default_factory=OpenFaceSettings)
 
     def __post_init__(self):

@@ -11,8 +11,12 @@ from dataclasses import dataclass
 
 from headgan_model.metrics.result import MetricResult
 
-DECIMALS = {"L1": 2, "PSNR": 2, "SSIM": 3, "LPIPS": 3, "FID": 1, "FVD": 0, "CSIM": 3, "ARD": 2, "AU-H": 3, "ARE": 2}
-"""Decimals of each metric, as the paper prints them (SSIM, not in the paper, as LPIPS)."""
+DECIMALS = {
+    "L1": 2, "PSNR": 2, "SSIM": 3, "LPIPS": 3, "FID": 1, "FVD": 0, "CSIM": 3, "ARD": 2, "AU-H": 3, "ARE": 2,
+    "AKD": 2, "LSE-D": 3, "LSE-C": 3,
+}  # fmt: skip
+"""Decimals of each metric, as the paper prints them (beyond the paper: SSIM as LPIPS, AKD as ARD,
+LSE-D and LSE-C as Wav2Lip prints them)."""
 ARROWS = {
     "L1": "↓",
     "PSNR": "↑",
@@ -24,6 +28,9 @@ ARROWS = {
     "ARD": "↓",
     "AU-H": "↓",
     "ARE": "↓",
+    "AKD": "↓",
+    "LSE-D": "↓",
+    "LSE-C": "↑",
 }
 MISSING = "—"
 NOT_REPORTED = "n/r"
@@ -43,21 +50,31 @@ class Column:
         return f"{self.metric} {ARROWS[self.metric]}"
 
 
+RECONSTRUCTION_COLUMNS = ("L1", "PSNR", "LPIPS", "SSIM", "FID", "FVD", "CSIM", "AKD", "LSE-D", "LSE-C")
+REENACTMENT_COLUMNS = ("FID", "CSIM", "ARD", "AU-H", "LSE-D", "LSE-C")
 TABLE1 = (
-    *(Column("reconstruct", m, "Reconstruction") for m in ("L1", "PSNR", "LPIPS", "SSIM", "FID", "FVD", "CSIM")),
-    *(Column("reenact", m, "Reenactment") for m in ("FID", "CSIM", "ARD", "AU-H")),
+    *(Column("reconstruct", m, "Reconstruction") for m in RECONSTRUCTION_COLUMNS),
+    *(Column("reenact", m, "Reenactment") for m in REENACTMENT_COLUMNS),
 )
 TABLE2 = tuple(Column("frontalise", m, "Frontalisation") for m in ("FID", "CSIM", "ARE"))
 TABLE3 = tuple(Column("reconstruct", m, "Reconstruction") for m in ("FID", "FVD", "CSIM"))
 
-PAPER_TABLE1 = {
-    "X2Face": (13.49, 20.69, 0.260, None, 130.2, 697, 0.600, 122.1, 0.520, 4.39, 0.346),
-    "fs-vid2vid": (17.15, 18.52, 0.197, None, 62.8, 471, 0.542, "-", "-", "-", "-"),
-    "Bi-layer*": (12.18, 20.19, 0.152, None, 92.2, 394, 0.590, 172.8, 0.563, 1.01, 0.296),
-    "FOMM": (12.34, 20.93, 0.153, None, 64.9, 338, 0.754, 63.7, 0.765, 12.53, 0.400),
-    "HeadGAN": (11.32, 21.46, 0.112, None, 36.1, 254, 0.807, 58.0, 0.688, 1.35, 0.326),
+_PAPER_TABLE1 = {
+    "X2Face": ((13.49, 20.69, 0.260, None, 130.2, 697, 0.600), (122.1, 0.520, 4.39, 0.346)),
+    "fs-vid2vid": ((17.15, 18.52, 0.197, None, 62.8, 471, 0.542), ("-", "-", "-", "-")),
+    "Bi-layer*": ((12.18, 20.19, 0.152, None, 92.2, 394, 0.590), (172.8, 0.563, 1.01, 0.296)),
+    "FOMM": ((12.34, 20.93, 0.153, None, 64.9, 338, 0.754), (63.7, 0.765, 12.53, 0.400)),
+    "HeadGAN": ((11.32, 21.46, 0.112, None, 36.1, 254, 0.807), (58.0, 0.688, 1.35, 0.326)),
 }
-"""Table 1 of the paper (VoxCeleb test set), in :data:`TABLE1` order; None: not reported (SSIM)."""
+PAPER_TABLE1 = {
+    method: (
+        *reconstruction, *[None] * (len(RECONSTRUCTION_COLUMNS) - len(reconstruction)),
+        *reenactment, *[None] * (len(REENACTMENT_COLUMNS) - len(reenactment)),
+    )
+    for method, (reconstruction, reenactment) in _PAPER_TABLE1.items()
+}  # fmt: skip
+"""Table 1 of the paper (VoxCeleb test set), in :data:`TABLE1` order; None: not reported (SSIM,
+AKD, LSE-D and LSE-C, the columns beyond the paper)."""
 PAPER_TABLE2 = {"pSp": (147.8, 0.130, 2.66), "RaR": (88.4, 0.753, 2.65), "HeadGAN": (30.1, 0.766, 0.76)}
 PAPER_TABLE3 = {
     "HeadGAN w/o network F": (63.3, 473, 0.307),

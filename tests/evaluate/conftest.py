@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import zarr
 from tests.stores import write_results
 
 from headgan_model.apps.clips import split_clips
@@ -63,6 +64,10 @@ def generated(frames: np.ndarray, seed: int) -> np.ndarray:
 def write_apps_outputs(results: Path) -> AppsOutputs:
     """Stores, indexes and the reconstruct, reenact and frontalise folders of a run ``demo``."""
     write_results(results, SHARDS, size=SIZE)
+    for crops in sorted((results / "crops").glob("*.zarr")):
+        root = zarr.open_group(str(crops), mode="r+")
+        for _, group in root.groups():
+            group.attrs["sample_rate"] = 16000  # the 640 samples per frame of tests.stores at 25 fps
     for split in ("train", "test"):
         write_index(build_index(results, split)[0], results / f"dataset/{split}.json")
     run = results / "apps/demo"

@@ -92,8 +92,10 @@ def test_tables_hold_the_paper_rows_and_every_warning(report):
     out, _ = report
     table1 = (out / "table1.md").read_text()
     assert (
-        "| HeadGAN (paper) | 11.32 | 21.46 | 0.112 | n/r | 36.1 | 254 | 0.807 | 58.0 | 0.688 | 1.35 | 0.326 |" in table1
+        "| HeadGAN (paper) | 11.32 | 21.46 | 0.112 | n/r | 36.1 | 254 | 0.807 | n/r | n/r | n/r "
+        "| 58.0 | 0.688 | 1.35 | 0.326 | n/r | n/r |" in table1
     )
+    assert "| Method | L1 ↓ | PSNR ↑ | LPIPS ↓ | SSIM ↑ | FID ↓ | FVD ↓ | CSIM ↑ | AKD ↓ | LSE-D ↓ | LSE-C ↑ | FID ↓" in table1
     row = next(line for line in table1.splitlines() if line.startswith("| **demo**"))
     l1 = json.loads((out / "metrics.json").read_text())["tasks"]["reconstruct"]["L1"]["value"]
     assert row.split(" | ")[1] == f"{l1:.2f}"
@@ -213,3 +215,83 @@ def test_fid_from_a_loaded_network_carries_its_small_sample_warning(metric_model
     one = FidSet(networks)
     one.add(frames[:1], frames[1:2])
     assert "at least 2 frames a side" in one.result().missing
+
+
+def test_akd_and_lse_are_missing_with_the_file_named(report):
+    out, protocol = report
+    tasks = json.loads((out / "metrics.json").read_text())["tasks"]
+    for task in ("reconstruct", "reenact"):
+        for name in ("LSE-D", "LSE-C"):
+            assert tasks[task][name]["value"] is None
+            assert "syncnet_v2.model" in tasks[task][name]["missing"] and "download_model.sh" in tasks[task][name]["missing"]
+    # no FaceMesh in the metrics' models folder: AKD is missing, naming it
+    assert tasks["reconstruct"]["AKD"]["value"] is None and "face_landmark.tflite" in tasks["reconstruct"]["AKD"]["missing"]
+    assert protocol["weights"]["syncnet/syncnet_v2.model"]["missing"] is True
+    header = (out / "reconstruct.csv").read_text().splitlines()[0].split(",")
+    assert header[-5:] == ["AKD", "akd_pairs", "LSE-D", "LSE-C", "lse_offset"]
+    assert (out / "reenact.csv").read_text().splitlines()[0].split(",")[-3:] == ["LSE-D", "LSE-C", "lse_offset"]
+
+
+def test_lse_of_each_video_with_its_clips_audio(apps_outputs, metric_models, monkeypatch, tmp_path):
+    """A seeded untrained SyncNet stands in for syncnet_v2.model (no package ships it): each video's
+    LSE is that of its decoded frames with the clip's (reconstruction) or the driving clip's
+    (reenactment) audio, the task's value the mean over the videos."""
+    from headgan_model.metrics.lip_sync import sync_score
+    from headgan_model.metrics.syncnet import SyncNet
+
+    torch.manual_seed(3)
+    network = SyncNet().eval()
+    weights = tmp_path / "syncnet_v2.model"
+    weights.write_bytes(b"stand-in")
+    monkeypatch.setattr("headgan_model.evaluate.networks.load_syncnet", lambda path: network)
+    settings = EvaluateSettings.from_dict({"metrics": ["LSE-D", "LSE-C"], "syncnet": {"weights": str(weights)}})
+    networks = Networks(settings, metric_models)
+    scores = score_reconstruction(apps_outputs.test_index, apps_outputs.task_dirs("reconstruct"), networks)
+    clips = {c.clip_id: c for c in split_clips(DatasetReader(apps_outputs.test_index))}
+    expected = []
+    for folder in apps_outputs.task_dirs("reconstruct"):
+        for clip_id in sorted(p.stem for p in folder.glob("*.mp4")):
+            frames = read_frames(folder / f"{clip_id}.mp4")
+            expected.append(sync_score(frames, clips[clip_id].waveform[0], network))
+    rows = {row["clip_id"]: row for row in scores.rows}
+    assert sorted(rows) == sorted(clips)
+    distances = sorted(row["LSE-D"] for row in rows.values())
+    np.testing.assert_allclose(distances, sorted(s.distance for s in expected), rtol=1e-5)
+    assert scores.metrics["LSE-D"].value == pytest.approx(np.mean(distances), rel=1e-9)
+    assert scores.metrics["LSE-C"].value == pytest.approx(np.mean([r["LSE-C"] for r in rows.values()]), rel=1e-9)
+    assert scores.metrics["LSE-D"].details["videos"] == 3.0 and scores.metrics["LSE-D"].warnings == ()
+    assert "not in evaluate.metrics" in scores.metrics["AKD"].missing
+    assert scores.files[str(weights)] == str(weights)
+    reenact = score_reenactment(apps_outputs.test_index, apps_outputs.train_index, apps_outputs.run / "reenact/videos", networks)
+    assert reenact.metrics["LSE-D"].details["videos"] == 2.0 and reenact.metrics["LSE-C"].value is not None
+    first = reenact.rows[0]
+    video = apps_outputs.run / f"reenact/videos/{first['driving']}__{first['source']}.mp4"
+    direct = sync_score(read_frames(video), clips[first["driving"]].waveform[0], network)
+    assert first["LSE-D"] == pytest.approx(direct.distance, rel=1e-5) and first["lse_offset"] == direct.offset
+
+
+class RedPoints:
+    """Stand-in landmark backend: all 68 points of a frame at (mean red value, 0), every frame a face."""
+
+    ibug68 = np.arange(68)
+
+    def locate(self, frames):
+        x = frames[..., 0].reshape(len(frames), -1).mean(axis=1)
+        points = np.zeros((len(frames), 68, 3), np.float32)
+        points[..., 0] = x[:, None]
+        return points, np.ones(len(frames), np.float32)
+
+
+def test_akd_of_the_reconstructed_clips(apps_outputs, metric_models, monkeypatch):
+    monkeypatch.setattr("headgan_model.evaluate.networks.make_landmarker", lambda cfg, models_dir: RedPoints())
+    networks = Networks(EvaluateSettings(metrics=["AKD"]), metric_models)
+    scores = score_reconstruction(apps_outputs.test_index, apps_outputs.task_dirs("reconstruct"), networks)
+    distances = []
+    for folder in apps_outputs.task_dirs("reconstruct"):
+        for clip in split_clips(DatasetReader(apps_outputs.test_index), folder.name):
+            generated = read_frames(folder / f"{clip.clip_id}.mp4")[..., 0].reshape(clip.n_frames, -1)
+            real = clip.frames[..., 0].reshape(clip.n_frames, -1)
+            distances.append(np.abs(generated.mean(axis=1, dtype=np.float32) - real.mean(axis=1, dtype=np.float32)))
+    akd = scores.metrics["AKD"]
+    assert akd.value == pytest.approx(np.concatenate(distances).mean(), rel=1e-5)
+    assert akd.details["frames"] == 31.0 and all(row["akd_pairs"] == row["n_frames"] for row in scores.rows)

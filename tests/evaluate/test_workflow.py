@@ -41,6 +41,10 @@ def test_evaluate_on_the_demo_writes_every_table(tmp_path, evaluate_models):
     metrics = json.loads((run / "metrics.json").read_text())["tasks"]
     assert metrics["reconstruct"]["L1"]["value"] > 0 and metrics["reconstruct"]["LPIPS"]["value"] > 0
     assert FID_WEIGHTS_FILENAME in metrics["reconstruct"]["FID"]["missing"]
+    # no syncnet_v2.model here: LSE is missing, naming it; AKD runs FaceMesh on the generated frames
+    assert "syncnet_v2.model" in metrics["reenact"]["LSE-C"]["missing"]
+    akd = metrics["reconstruct"]["AKD"]
+    assert akd["value"] is not None or "no face" in akd["missing"]
     protocol = json.loads((run / "protocol.json").read_text())
     assert protocol["tasks"]["reenact"]["pairs"] == 2
     assert protocol["weights"]["generator"]["sha256"] and protocol["resolution"] == ["256x256"]

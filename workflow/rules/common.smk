@@ -315,7 +315,7 @@ EVAL_TASKS = ("reconstruct", "reenact", "frontalise")
 
 def metric_model_inputs(wildcards):
     """Model files of the metrics the ``models`` rule can fetch (LPIPS, I3D, MobileFaceNet, SCRFD),
-    or that are present; a missing file nobody can fetch is no input: its metric is reported missing.
+    or that are present (SyncNet's); a missing file nobody can fetch is no input: its metric is reported missing.
     """
     from headgan_model.evaluate.settings import EvaluateSettings
     from headgan_model.metrics.i3d import I3D_CHECKPOINT
@@ -330,6 +330,7 @@ def metric_model_inputs(wildcards):
         I3D_CHECKPOINT,
         settings.csim.model,
         detector_model_path("insightface", settings.csim.detector),
+        settings.syncnet.weights,
     ]
     fetchable = set(fetchable_models())
     return [
@@ -340,7 +341,7 @@ def metric_model_inputs(wildcards):
 
 
 def head_pose_models(wildcards):
-    """Landmark and detector files of ARD and ARE (those of the landmarks stage)."""
+    """Landmark and detector files of ARD, ARE and AKD (those of the landmarks stage)."""
     return [model_input(relative) for relative in landmark_models()]
 
 

@@ -1,6 +1,6 @@
 # Rules of package headgan_model.evaluate (tests: tests/evaluate/)
 rule evaluate_reconstruct:
-    """Table 1 left: L1, PSNR, SSIM, LPIPS, FID, FVD, CSIM of the reconstructed test clips."""
+    """Table 1 left: L1, PSNR, SSIM, LPIPS, FID, FVD, CSIM, AKD, LSE-D, LSE-C of the reconstructed test clips."""
     input:
         index=RESULTS / "dataset/test.json",
         videos=lambda wildcards: expand(
@@ -8,6 +8,7 @@ rule evaluate_reconstruct:
         ),
         stores=lambda wildcards: all_split_stores("test"),
         models=metric_model_inputs,
+        keypoints=head_pose_models,
     output:
         scores=EVAL_RUN / "scores/reconstruct.json",
         csv=EVAL_RUN / "reconstruct.csv",
@@ -22,13 +23,15 @@ rule evaluate_reconstruct:
         cli="python -m headgan_model.evaluate.cli",
         settings=EVALUATE_SETTINGS,
         models_dir=MODELS_DIR,
+        landmarks=json.dumps(config["landmarks"], sort_keys=True),
     shell:
         "{params.cli} reconstruct --index {input.index} --videos {input.videos} --models-dir {params.models_dir}"
-        " --scores {output.scores} --csv {output.csv} --settings {params.settings:q} --threads {threads} > {log} 2>&1"
+        " --scores {output.scores} --csv {output.csv} --settings {params.settings:q}"
+        " --landmarks-settings {params.landmarks:q} --threads {threads} > {log} 2>&1"
 
 
 rule evaluate_reenact:
-    """Table 1 right: FID, CSIM, ARD, AU-H of the reenacted pairs."""
+    """Table 1 right: FID, CSIM, ARD, AU-H, LSE-D, LSE-C of the reenacted pairs."""
     input:
         index=RESULTS / "dataset/test.json",
         source_index=RESULTS / f"dataset/{REENACT_SPLIT}.json",
