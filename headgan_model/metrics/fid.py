@@ -18,8 +18,6 @@ slightly from pytorch-fid's and these.
 
 from __future__ import annotations
 
-import pickle
-from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +28,7 @@ from torch import Tensor, nn
 from headgan_model.metrics.frames import as_frames, batches, to_nchw
 from headgan_model.metrics.frechet import FeatureStatistics, frechet_distance
 from headgan_model.metrics.result import MetricResult
+from headgan_model.networks.state_file import load_checked, read_state_dict
 
 FID_WEIGHTS_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
 FID_WEIGHTS_FILE = f"pytorch-fid/{FID_WEIGHTS_FILENAME}"
@@ -279,34 +278,8 @@ def load_fid_inception(path: str | Path, check_hash: bool = True) -> FIDInceptio
                 f"{path} has SHA-256 {digest}, not the {FID_WEIGHTS_SHA256_PREFIX}… of {FID_WEIGHTS_FILENAME} "
                 f"({FID_WEIGHTS_URL})"
             )
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
-        raise ValueError(f"{path} is not a torch state dict file: {error}") from error
-    if not isinstance(state, Mapping):
-        raise ValueError(f"{path} holds a {type(state).__name__}, not a state dict")
-    network = FIDInception()
-    expected = network.state_dict()
-    weights = {}
-    for key, tensor in expected.items():
-        value = state.get(key)
-        if value is None and key.endswith("num_batches_tracked"):
-            value = tensor
-        if not isinstance(value, Tensor) or value.shape != tensor.shape:
-            found = "missing" if value is None else "not a tensor"
-            if isinstance(value, Tensor):
-                found = f"shaped {tuple(value.shape)}"
-            raise ValueError(
-                f"{path} is not the FID Inception state dict: {key} is {found}, expected shape {tuple(tensor.shape)}"
-            )
-        weights[key] = value
-    unknown = sorted(set(state) - set(expected) - set(UNUSED_KEYS))
-    if unknown:
-        raise ValueError(
-            f"{path} is not the FID Inception state dict: unknown keys {unknown[:5]} ({len(unknown)} in all)"
-        )
-    network.load_state_dict(weights)
-    return network.eval().requires_grad_(False)
+    state = read_state_dict(path, "a state dict")
+    return load_checked(FIDInception(), state, path, "the FID Inception state dict", ignored=UNUSED_KEYS)
 
 
 def fid_features(frames: np.ndarray, network: FIDInception, *, device="cpu", batch_size: int = 32) -> np.ndarray:

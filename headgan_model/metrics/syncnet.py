@@ -17,12 +17,11 @@ ReLU and pool layers occupy indices too), so the file loads key for key (:func:`
 
 from __future__ import annotations
 
-import pickle
-from collections.abc import Mapping
 from pathlib import Path
 
-import torch
 from torch import Tensor, nn
+
+from headgan_model.networks.state_file import load_checked, read_state_dict
 
 SYNCNET_WEIGHTS = "syncnet/syncnet_v2.model"
 """Default weights file, relative to the models folder."""
@@ -118,30 +117,5 @@ def load_syncnet(path: str | Path) -> SyncNet:
     path = Path(path)
     if not path.is_file():
         raise SyncNetWeightsMissing(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
-        raise ValueError(f"{path} is not a torch state dict file: {error}") from error
-    if not isinstance(state, Mapping):
-        raise ValueError(f"{path} holds a {type(state).__name__}, not SyncNet's state dict")
-    network = SyncNet()
-    expected = network.state_dict()
-    weights = {}
-    for key, tensor in expected.items():
-        value = state.get(key)
-        if value is None and key.endswith("num_batches_tracked"):
-            value = tensor
-        if not isinstance(value, Tensor) or value.shape != tensor.shape:
-            found = "missing" if value is None else "not a tensor"
-            if isinstance(value, Tensor):
-                found = f"shaped {tuple(value.shape)}"
-            raise ValueError(
-                f"{path} is not SyncNet's syncnet_v2.model state dict: {key} is {found}, "
-                f"expected shape {tuple(tensor.shape)}"
-            )
-        weights[key] = value
-    unknown = sorted(set(state) - set(expected))
-    if unknown:
-        raise ValueError(f"{path} is not SyncNet's state dict: unknown keys {unknown[:5]} ({len(unknown)} in all)")
-    network.load_state_dict(weights)
-    return network.eval().requires_grad_(False)
+    state = read_state_dict(path, "SyncNet's state dict")
+    return load_checked(SyncNet(), state, path, "SyncNet's syncnet_v2.model state dict")

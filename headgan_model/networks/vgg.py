@@ -10,13 +10,14 @@ with; HeadGAN's official code feeds the [-1, 1] images as they are (``imagenet_i
 
 from __future__ import annotations
 
-import pickle
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from headgan_model.networks.state_file import load_checked, read_state_dict
 
 VGG19_FILENAME = "vgg19-dcbbe1ae.pth"
 VGG19_URL = f"https://download.pytorch.org/models/{VGG19_FILENAME}"
@@ -135,36 +136,12 @@ def load_vgg19(path: str | Path, imagenet_input: bool = True) -> VGG19Features:
     path = Path(path)
     if not path.is_file():
         raise VGGWeightsMissing(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
-        raise ValueError(f"{path} is not a torch state dict file: {error}") from error
-    if not isinstance(state, Mapping):
-        raise ValueError(f"{path} holds a {type(state).__name__}, not a VGG19 state dict")
-    network = VGG19Features(imagenet_input)
+    state = read_state_dict(path, "a VGG19 state dict")
     prefix = "features." if any(isinstance(key, str) and key.startswith("features.") for key in state) else ""
-    weights = {}
-    for key, expected in network.state_dict().items():
-        weights[key] = state.get(prefix + key.removeprefix("features."))
-        problem = _entry_problem(weights[key], expected.shape)
-        if problem:
-            raise ValueError(
-                f"{path} is not a torchvision VGG19 state dict: {key} is {problem}, "
-                f"expected shape {tuple(expected.shape)}"
-            )
-    network.load_state_dict(weights)
-    return network.eval().requires_grad_(False)
-
-
-def _entry_problem(value: object, shape: torch.Size) -> str:
-    """What is wrong with a state dict entry expected to be a tensor of ``shape`` ("" if nothing)."""
-    if value is None:
-        return "missing"
-    if not isinstance(value, Tensor):
-        return f"a {type(value).__name__}"
-    if value.shape != shape:
-        return f"shaped {tuple(value.shape)}"
-    return ""
+    return load_checked(
+        VGG19Features(imagenet_input), state, path, "a torchvision VGG19 state dict",
+        rename=lambda key: prefix + key.removeprefix("features."), strict=False,
+    )
 
 
 class VGGLoss(nn.Module):
