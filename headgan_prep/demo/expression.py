@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-MOUTH_MAX_OPENING = 0.4
+MOUTH_MAX_OPENING = 0.5
 """Lower-lip displacement at full opening, mouth widths (corner to corner)."""
 JAW_DEPTH = 0.75
 """Below the lip line, the jaw moves with the lower lip down to this depth, mouth widths."""
@@ -62,7 +62,7 @@ SYLLABLE_INTERVAL = (0.18, 0.34)
 """Range of the time from one syllable's opening to the next, seconds."""
 SYLLABLE_DURATION = (0.22, 0.40)
 """Range of a syllable's opening-and-closing time, seconds."""
-SYLLABLE_AMPLITUDE = (0.4, 1.0)
+SYLLABLE_AMPLITUDE = (0.5, 1.0)
 """Range of a syllable's largest mouth opening (fraction of full opening)."""
 FIRST_BLINK = (0.1, 0.7)
 """Range of the first blink's middle, seconds from the clip's start."""
