@@ -63,7 +63,13 @@ def segment_store(crops: Path, out: Path, frames: int = SEGMENT_FRAMES) -> Path:
 
 
 def build(videos: list[Path], work: Path, models_dir: Path):
-    """Ingest, segments, landmarks, learned 3DMM, fit and NMFC of the videos.
+    """Ingest, segments, landmarks, learned 3DMM, fit and NMFC of the videos, each its own identity
+    (see :func:`build_sources`)."""
+    return build_sources([Source(p.stem, p.stem, "train", p) for p in videos], work, models_dir)
+
+
+def build_sources(sources: list[Source], work: Path, models_dir: Path):
+    """Ingest, segments, landmarks, learned 3DMM, fit and NMFC of the clips of ``sources``.
 
     Returns
     -------
@@ -71,7 +77,6 @@ def build(videos: list[Path], work: Path, models_dir: Path):
         The learned model, the :class:`RealClip` of every fitted segment (clip-id order) and the
         paths of the stores (``crops``, ``landmarks``, ``fit``, keys of a dict).
     """
-    sources = [Source(p.stem, p.stem, "train", p) for p in videos]
     stores = {name: work / name / "train-0000.zarr" for name in ("ingest", "crops", "landmarks", "fit")}
     ingest_shard(sources, stores["ingest"], work / "rejected_ingest.tsv", IngestConfig(), models_dir, progress=False)
     segment_store(stores["ingest"], stores["crops"])

@@ -4,7 +4,10 @@ The faces are real photographs shipped inside installed packages: ``skimage.data
 the group photo ``t1.jpg`` bundled with insightface, cut into single-face portraits at fixed,
 hand-checked coordinates. Each clip pastes one portrait (or two) with a soft elliptical mask over a
 smooth seeded background and moves it with smooth head-like motion (translation, scale, in-plane
-rotation); the audio track is speech synthesised by ``espeak-ng`` with a voice per identity.
+rotation); the audio track is speech synthesised by ``espeak-ng`` with a voice per identity. In
+expressive clips the main face talks and blinks: its photograph's mouth opens and its eyes close on a
+seeded schedule, by a local warp of the mouth and eye regions (:mod:`headgan_prep.demo.expression`),
+located by mouth and eye points measured once on each photograph.
 
 Output of :func:`make_demo` under ``out_dir``:
 
@@ -14,7 +17,8 @@ Output of :func:`make_demo` under ``out_dir``:
 ``videos/{identity}_{clip:05d}.mp4`` (``layout="flat"``)
     The same clips, numbered per identity from ``00001``.
 ``ground_truth/{clip_id}.npz``
-    Where the faces are in every frame (see :class:`GroundTruth`). The clip id is the video's path
+    Where the faces are in every frame and how open their mouths and eyes are (see
+    :class:`GroundTruth`). The clip id is the video's path
     relative to ``videos/``, without extension, with ``/`` replaced by ``+``
     (``id00001/aBcDeFgHiJk/00001.mp4`` → ``id00001+aBcDeFgHiJk+00001``).
 ``splits.csv``
@@ -55,6 +59,8 @@ import numpy as np
 from scipy.signal import resample_poly
 from tqdm import tqdm
 
+from headgan_prep.demo.expression import MOUTH_MAX_OPENING, FacePoints, Schedule, express, talking_and_blinking
+
 AUDIO_RATE = 16000
 """Sample rate of the audio track, Hz (mono)."""
 PORTRAIT_SIZE = 320
@@ -81,6 +87,9 @@ GOP = 12
 """Keyframe interval of the encoded videos, frames."""
 SPEECH_LEAD_IN = 0.1
 """Silence before the speech starts, seconds."""
+EXPRESSION_SEED = 104729
+"""Second seed word of a clip's expression schedule (``default_rng([seed, EXPRESSION_SEED])``), apart
+from its background and motion (``default_rng([seed, 7919])``)."""
 FACES_MODES = ("one", "two")
 LAYOUTS = ("voxceleb", "flat")
 
@@ -121,13 +130,15 @@ class PortraitSource:
 
     ``image`` is ``"astronaut"`` (``skimage.data.astronaut()``) or a file name in insightface's
     ``data/images`` folder; ``face_center`` is ``(x, y)`` and ``face_side`` the side of the square
-    face box (brows-to-chin height), both in pixels of that photograph.
+    face box (brows-to-chin height), both in pixels of that photograph, as are the mouth and eye
+    ``points``.
     """
 
     image: str
     face_center: tuple[float, float]
     face_side: float
     voice: Voice
+    points: FacePoints
 
 
 @dataclass(frozen=True)
@@ -146,6 +157,8 @@ class Portrait:
         Face-box side in portrait pixels.
     voice : Voice
         The identity's speaking voice.
+    points : FacePoints
+        Mouth and eye points in portrait pixels (where an expressive clip warps the photograph).
     """
 
     name: str
@@ -153,19 +166,58 @@ class Portrait:
     face_center: tuple[float, float]
     face_side: float
     voice: Voice
+    points: FacePoints
+
+
+def _points(mouth: tuple, eyes: tuple) -> FacePoints:
+    """:class:`FacePoints` from nested tuples of ``(x, y)`` pixels."""
+    return FacePoints(np.array(mouth, np.float64), np.array(eyes, np.float64))
 
 
 SOURCES = (
-    PortraitSource("astronaut", (226.0, 120.0), 106.0, Voice("en-us+f3", 62, 165)),
-    PortraitSource("t1.jpg", (518.0, 340.0), 130.0, Voice("en-us+m3", 45, 160)),
-    PortraitSource("t1.jpg", (796.0, 411.0), 120.0, Voice("en-gb+m1", 55, 175)),
-    PortraitSource("t1.jpg", (958.0, 133.0), 126.0, Voice("en-us+m7", 35, 150)),
-    PortraitSource("t1.jpg", (1178.0, 337.0), 112.0, Voice("en-us+f4", 70, 170)),
-    PortraitSource("t1.jpg", (112.0, 329.0), 125.0, Voice("en-gb+f2", 58, 155)),
+    PortraitSource(
+        "astronaut", (226.0, 120.0), 106.0, Voice("en-us+f3", 62, 165),
+        _points(((201.0, 139.0), (246.0, 142.0), (222.5, 146.0)),
+                (((194.0, 101.0), (213.0, 103.5), (202.0, 97.5), (203.5, 104.5)),
+                 ((237.0, 105.0), (256.5, 104.5), (248.5, 100.0), (246.5, 106.5)))),
+    ),
+    PortraitSource(
+        "t1.jpg", (518.0, 340.0), 130.0, Voice("en-us+m3", 45, 160),
+        _points(((484.5, 371.0), (530.0, 381.5), (505.0, 383.5)),
+                (((483.0, 317.0), (503.0, 325.5), (492.0, 317.0), (494.0, 324.0)),
+                 ((529.5, 332.5), (551.5, 336.0), (543.5, 331.0), (538.5, 336.0)))),
+    ),
+    PortraitSource(
+        "t1.jpg", (796.0, 411.0), 120.0, Voice("en-gb+m1", 55, 175),
+        _points(((765.5, 438.5), (806.0, 442.5), (780.5, 446.5)),
+                (((754.0, 395.5), (770.5, 399.5), (760.5, 395.0), (763.0, 399.0)),
+                 ((793.0, 402.5), (813.5, 402.5), (804.5, 400.0), (801.0, 403.5)))),
+    ),
+    PortraitSource(
+        "t1.jpg", (958.0, 133.0), 126.0, Voice("en-us+m7", 35, 150),
+        _points(((935.0, 174.0), (960.5, 170.0), (938.5, 173.5)),
+                (((915.5, 122.0), (924.0, 121.0), (917.5, 120.5), (920.0, 123.5)),
+                 ((940.5, 119.0), (959.0, 114.5), (948.5, 115.5), (947.5, 119.5)))),
+    ),
+    PortraitSource(
+        "t1.jpg", (1178.0, 337.0), 112.0, Voice("en-us+f4", 70, 170),
+        _points(((1155.0, 367.0), (1194.5, 365.0), (1171.0, 368.5)),
+                (((1141.5, 326.5), (1158.5, 326.5), (1149.0, 324.5), (1150.0, 328.5)),
+                 ((1183.5, 325.0), (1204.5, 323.5), (1194.0, 322.0), (1193.0, 326.0)))),
+    ),
+    PortraitSource(
+        "t1.jpg", (112.0, 329.0), 125.0, Voice("en-gb+f2", 58, 155),
+        _points(((116.0, 370.5), (148.0, 352.5), (132.0, 361.0)),
+                (((76.5, 333.5), (96.0, 325.0), (84.5, 327.0), (87.5, 332.0)),
+                 ((120.5, 313.5), (139.0, 304.0), (129.0, 306.0), (131.0, 310.5)))),
+    ),
 )
 """The demo identities, in order: the astronaut, then five people of the group photo ``t1.jpg``
 (the man in the dark shirt at the centre, the man in the red shirt, the standing man at the top
-right, the blonde woman on the right, the woman with cards on the left)."""
+right, the blonde woman on the right, the woman with cards on the left). The mouth and eye points
+are MediaPipe FaceMesh's (mouth corners 61 and 291, the middle of the inner lips 13 and 14; eye
+corners 33, 133, 362, 263 and lids 159, 145, 386, 374) on each portrait, rounded to half a pixel
+and checked by eye."""
 
 
 @dataclass(frozen=True)
@@ -191,6 +243,13 @@ class GroundTruth:
     matrix : np.ndarray
         ``(T, F, 2, 3)`` float64, the affine map from portrait pixels to frame pixels
         (``cv2.warpAffine`` convention).
+    mouth_opening : np.ndarray
+        ``(T, F)`` float64, how far the lower lip's middle is moved down from where the photograph
+        has it, frame pixels (0: the photograph's own mouth; see
+        :mod:`headgan_prep.demo.expression`).
+    eye_openness : np.ndarray
+        ``(T, F)`` float64, the fraction of the photograph's eye height left open by the upper lids
+        (1: as photographed, 0: closed), both eyes alike.
     identities : np.ndarray
         ``(F,)`` str, identity name of each face.
     fps : Fraction
@@ -205,6 +264,8 @@ class GroundTruth:
     scale: np.ndarray
     visible: np.ndarray
     matrix: np.ndarray
+    mouth_opening: np.ndarray
+    eye_openness: np.ndarray
     identities: np.ndarray
     fps: Fraction
     frame_size: tuple[int, int]
@@ -227,6 +288,8 @@ class GroundTruth:
             "scale": self.scale,
             "visible": self.visible,
             "matrix": self.matrix,
+            "mouth_opening": self.mouth_opening,
+            "eye_openness": self.eye_openness,
             "identities": self.identities,
             "fps_num": np.int64(self.fps.numerator),
             "fps_den": np.int64(self.fps.denominator),
@@ -248,6 +311,8 @@ class GroundTruth:
                 scale=data["scale"],
                 visible=data["visible"],
                 matrix=data["matrix"],
+                mouth_opening=data["mouth_opening"],
+                eye_openness=data["eye_openness"],
                 identities=data["identities"],
                 fps=Fraction(int(data["fps_num"]), int(data["fps_den"])),
                 frame_size=(int(data["frame_size"][0]), int(data["frame_size"][1])),
@@ -371,7 +436,8 @@ def demo_portrait(index: int) -> Portrait:
     )
     rgba = np.dstack([rgb, _elliptical_alpha(PORTRAIT_SIZE)])
     rgba.setflags(write=False)
-    return Portrait(f"id{index + 1:05d}", rgba, PORTRAIT_FACE_CENTER, PORTRAIT_FACE_SIDE, source.voice)
+    points = source.points.mapped(matrix)
+    return Portrait(f"id{index + 1:05d}", rgba, PORTRAIT_FACE_CENTER, PORTRAIT_FACE_SIDE, source.voice, points)
 
 
 def background(rng: np.random.Generator, frame_size: tuple[int, int]) -> np.ndarray:
@@ -565,6 +631,7 @@ def make_clip(
     second: Portrait | None = None,
     motion_scale: float = 1.0,
     face_visible_fraction: float = 1.0,
+    expressive: bool = False,
 ) -> GroundTruth:
     """Render one clip to the MP4 file ``path`` and return where its faces are.
 
@@ -602,11 +669,14 @@ def make_clip(
     face_visible_fraction : float
         Fraction of frames, in [0, 1], where the faces are drawn; in the others the frame shows
         the background only (see :func:`visibility`).
+    expressive : bool
+        The main face talks and blinks (:func:`headgan_prep.demo.expression.talking_and_blinking`,
+        seeded by ``seed``); otherwise every face keeps its photograph's expression.
 
     Returns
     -------
     GroundTruth
-        Per-frame face boxes of the faces, in drawing order (face 0 first).
+        Per-frame face boxes of the faces, in drawing order (face 0 first), and their openings.
     """
     width, height = frame_size
     if width % 2 or height % 2 or width <= 0 or height <= 0:
@@ -625,6 +695,16 @@ def make_clip(
     scale = np.stack([m[1] for m in motions], axis=1)
     angle = np.stack([m[2] for m in motions], axis=1)
     matrix = _portrait_matrices(people, center, rest_side * scale, angle)
+    if expressive:
+        schedule = talking_and_blinking(np.random.default_rng([seed, EXPRESSION_SEED]), times)
+    else:
+        schedule = Schedule.neutral(n_frames)
+    mouth_opening = np.zeros((n_frames, len(people)))
+    mouth_opening[:, 0] = schedule.mouth * MOUTH_MAX_OPENING * portrait.points.mouth_width * scale[:, 0] * (
+        rest_side / portrait.face_side
+    )
+    eye_openness = np.ones((n_frames, len(people)))
+    eye_openness[:, 0] = 1.0 - schedule.eyes
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="headgan-demo-") as tmp:
@@ -634,7 +714,7 @@ def make_clip(
             n_samples = int(round(n_frames / rate * AUDIO_RATE))
             wav = Path(tmp) / "track.wav"
             write_wav(wav, speech(portrait.voice, text, n_samples, Path(tmp)))
-        frames = (_render(backdrop, people, matrix[t], shown[t]) for t in range(n_frames))
+        frames = (_render(backdrop, people, matrix[t], shown[t], schedule, t) for t in range(n_frames))
         _encode(ffmpeg_command(path, frame_size, rate, wav), frames)
     return GroundTruth(
         center=center,
@@ -643,6 +723,8 @@ def make_clip(
         scale=scale,
         visible=np.repeat(shown[:, None], len(people), axis=1),
         matrix=matrix,
+        mouth_opening=mouth_opening,
+        eye_openness=eye_openness,
         identities=np.array([p.name for p in people]),
         fps=rate,
         frame_size=(width, height),
@@ -678,13 +760,17 @@ def _other_identity(name: str) -> Portrait:
     return next(p for p in map(demo_portrait, range(len(SOURCES))) if p.name != name)
 
 
-def _render(backdrop: np.ndarray, people: list[Portrait], matrices: np.ndarray, shown: bool) -> np.ndarray:
-    """One ``(H, W, 3)`` uint8 frame: ``backdrop`` with each portrait pasted through its
-    ``(2, 3)`` matrix of ``matrices`` (``(F, 2, 3)``) when ``shown``."""
+def _render(
+    backdrop: np.ndarray, people: list[Portrait], matrices: np.ndarray, shown: bool, schedule: Schedule, t: int
+) -> np.ndarray:
+    """Frame ``t``, ``(H, W, 3)`` uint8: ``backdrop`` with each portrait pasted through its ``(2, 3)``
+    matrix of ``matrices`` (``(F, 2, 3)``) when ``shown``, the first with the expression of
+    ``schedule`` at ``t``."""
     frame = backdrop.copy()
     if shown:
-        for person, matrix in zip(people, matrices):
-            composite(frame, person.rgba, matrix)
+        for f, (person, matrix) in enumerate(zip(people, matrices)):
+            rgba = express(person.rgba, person.points, schedule.mouth[t], schedule.eyes[t]) if f == 0 else person.rgba
+            composite(frame, rgba, matrix)
     return frame
 
 
@@ -724,6 +810,7 @@ def make_demo(
     layout: str = "voxceleb",
     progress: bool = True,
     audio: bool = True,
+    expressive_fraction: float = 0.75,
 ) -> DemoSummary:
     """Generate the demo dataset under ``out_dir`` (layout described in the module docstring).
 
@@ -748,6 +835,10 @@ def make_demo(
         ``"voxceleb"`` or ``"flat"``.
     progress : bool
         Show a tqdm progress bar over the clips.
+    expressive_fraction : float
+        Fraction of the clips, in [0, 1], whose face talks and blinks (``expressive`` of
+        :func:`make_clip`), spread evenly over them in identity-then-clip order
+        (:func:`expressive_clips`); the others keep the photograph's expression.
 
     Returns
     -------
@@ -761,6 +852,8 @@ def make_demo(
         raise ValueError(f"clips_per_identity must be ≥ 1, got {clips_per_identity}")
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    if not 0.0 <= expressive_fraction <= 1.0:
+        raise ValueError(f"expressive_fraction must be in [0, 1], got {expressive_fraction}")
     out_dir = Path(out_dir)
     videos, truth = out_dir / "videos", out_dir / "ground_truth"
     for folder in (videos, truth):
@@ -772,8 +865,11 @@ def make_demo(
         split = "test" if count > 1 and i == count - 1 else "train"
         for k, relative in enumerate(clip_paths(person.name, clips_per_identity, seed, layout)):
             jobs.append((i, k, person, split, relative))
+    expressive = expressive_clips(len(jobs), expressive_fraction)
     clips = []
-    for i, k, person, split, relative in tqdm(jobs, desc="demo clips", unit="clip", disable=not progress):
+    for j, (i, k, person, split, relative) in enumerate(
+        tqdm(jobs, desc="demo clips", unit="clip", disable=not progress)
+    ):
         truth_of_clip = make_clip(
             videos / relative,
             person,
@@ -784,12 +880,20 @@ def make_demo(
             seed=seed * 1_000_003 + i * 1009 + k,
             audio=audio,
             sentence=SENTENCES[(i * clips_per_identity + k) % len(SENTENCES)],
+            expressive=bool(expressive[j]),
         )
         clip_id = "+".join(Path(relative).with_suffix("").parts)
         truth_of_clip.save(truth / f"{clip_id}.npz")
         clips.append(DemoClip(relative, clip_id, person.name, split, truth_of_clip.n_frames, truth_of_clip.fps))
     _write_splits(out_dir / "splits.csv", clips)
     return DemoSummary(out_dir, clips, time.perf_counter() - start)
+
+
+def expressive_clips(n_clips: int, fraction: float) -> np.ndarray:
+    """``(n_clips,)`` bool: ``floor(fraction * n_clips)`` clips chosen evenly, clip ``j`` when
+    ``floor((j + 1) * fraction) > floor(j * fraction)`` (with 0.75: all but clips 0, 4, 8, …)."""
+    j = np.arange(n_clips)
+    return np.floor((j + 1) * fraction + 1e-9) > np.floor(j * fraction + 1e-9)
 
 
 def _write_splits(path: Path, clips: list[DemoClip]) -> None:
