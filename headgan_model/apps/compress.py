@@ -410,13 +410,20 @@ def _missing_reasons(rows: list[dict]) -> list[str]:
     return list(dict.fromkeys(r["lpips"] for r in rows if str(r["lpips"]).startswith("missing")))
 
 
-def summary_table(rows: list[dict]) -> str:
-    """Markdown table of the mean bits/frame, kbit/s, PSNR and LPIPS of each method and setting over
-    the clips; a missing LPIPS reads ``missing``, its reason under the table."""
+def _groups(rows: list[dict]) -> dict[tuple[str, str], list[dict]]:
+    """Rows by (method, setting) of a codec, by method alone for HeadGAN (whose settings name each
+    clip's JPEG size)."""
     groups: dict[tuple[str, str], list[dict]] = {}
     for row in rows:
         key = (row["method"], row["setting"] if row["method"].startswith("lib") else row["method"])
         groups.setdefault(key, []).append(row)
+    return groups
+
+
+def summary_table(rows: list[dict]) -> str:
+    """Markdown table of the mean bits/frame, kbit/s, PSNR and LPIPS of each method and setting over
+    the clips; a missing LPIPS reads ``missing``, its reason under the table."""
+    groups = _groups(rows)
     lines = [
         "| method | setting | bits/frame | kbit/s | PSNR (dB) | LPIPS |",
         "|---|---|---:|---:|---:|---:|",
@@ -448,10 +455,10 @@ def plot_rate_quality(rows: list[dict], path: Path) -> None:
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     reasons = _missing_reasons(rows)
+    groups = _groups(rows)
     for method in dict.fromkeys(r["method"] for r in rows):
-        members = [r for r in rows if r["method"] == method]
-        groups = [[r for r in members if r["setting"] == s] for s in dict.fromkeys(r["setting"] for r in members)]
-        points = sorted((_mean(g, "kbps"), _mean(g, "psnr_db"), _mean(g, "lpips")) for g in groups)
+        members = [g for (m, _), g in groups.items() if m == method]
+        points = sorted((_mean(g, "kbps"), _mean(g, "psnr_db"), _mean(g, "lpips")) for g in members)
         x, y_psnr, y_lpips = zip(*points)
         style = "o-" if method.startswith("lib") else "s"
         left.plot(x, y_psnr, style, label=method)
