@@ -84,7 +84,6 @@ def read_rgb(path: Path) -> np.ndarray:
 
 def readme_figures(apps: Path, out: Path, n_frames: int = 3, width: int = 640) -> dict[str, Path]:
     """Write the pictures (module docstring) into ``out``; returns each task's PNG by task name."""
-    out.mkdir(parents=True, exist_ok=True)
     images = {}
     for task, pattern in VIDEO_TASKS.items():
         frames, _, _ = read_mp4(first_match(apps, pattern))
@@ -107,7 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", default=3, type=int, help="frames per side-by-side strip")
     parser.add_argument("--width", default=640, type=int, help="largest width of a picture in pixels")
     args = parser.parse_args(argv)
-    for task, path in readme_figures(args.apps, args.out, args.frames, args.width).items():
+    try:
+        written = readme_figures(args.apps, args.out, args.frames, args.width)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"readme_figures: {error}", file=sys.stderr)
+        return 2
+    for task, path in written.items():
         print(f"{task}: {path} ({path.stat().st_size} bytes)")
     return 0
 
