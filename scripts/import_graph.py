@@ -49,7 +49,7 @@ STAGES = {
     "headgan_model": {
         "train": set(),
         "metrics": set(),
-        "apps": {"train"},
+        "apps": {"train", "metrics"},
         "evaluate": {"apps", "metrics"},
     },
 }

@@ -4,9 +4,9 @@ How each command is run:
 
 - ``snakemake …`` as a dry run (``-n`` added), in a scratch folder linking the repository's
   Snakefile, config.yaml and workflow/, with a copy of configs/;
-- ``headgan-prep …``, ``headgan-infer …`` and ``python benchmarks/….py …`` (real runs read
-  hand-downloaded files, a trained generator or the user's own videos, or take minutes): their
-  argument parser must accept the arguments;
+- ``headgan-prep …``, ``headgan-infer …``, ``python benchmarks/….py …`` and ``python scripts/….py …``
+  (real runs read hand-downloaded files, a trained generator, finished results or the user's own
+  videos, or take minutes): their argument parser must accept the arguments;
 - ``bash scripts/setup.sh`` and ``. .venv/bin/activate`` are the set-up CI runs before the tests,
   and ``python -m pytest …`` is this test run: not run again;
 - anything else fails the test, so that a new kind of command gets a rule here first.
@@ -125,7 +125,9 @@ def how_to_run(command: str) -> list[str] | None:
         return None
     if words[0] == "snakemake":
         return [sys.executable, "-m", "snakemake", *words[1:], "-n"]
-    if words[0] in ("headgan-prep", "headgan-infer") or (words[0] == "python" and words[1].startswith("benchmarks/")):
+    if words[0] in ("headgan-prep", "headgan-infer") or (
+        words[0] == "python" and words[1].startswith(("benchmarks/", "scripts/"))
+    ):
         return [sys.executable, "-c", PARSE_ONLY, *(words[1:] if words[0] == "python" else words)]
     raise AssertionError(f"README command `{command}` has no rule in tests/test_readme.py")
 

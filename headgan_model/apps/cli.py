@@ -42,7 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--shard", required=True)
     _model_arguments(sub)
     _model_arguments(task("edit", "expression and pose editing grid of one source frame"))
-    _model_arguments(task("compress", "compression of test clips against H.264/H.265"))
+    sub = task("compress", "compression of test clips against H.264/H.265")
+    _model_arguments(sub)
+    sub.add_argument("--models-dir", default=Path("models"), type=Path, help="models folder (LPIPS weights)")
     return parser
 
 
@@ -80,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.task == "compress":
             from headgan_model.apps.compress import compress_split
 
-            compress_split(args.index, args.model, args.generator, args.out, settings, render, args.preview)
+            compress_split(
+                args.index, args.model, args.generator, args.out, settings, render, args.preview, args.models_dir
+            )
     except (
         AppsConfigError,
         GeneratorFileError,

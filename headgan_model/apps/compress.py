@@ -28,13 +28,16 @@ the clip from the decoded JPEG (its NMFC image rendered from the decoded paramet
 reference frame).
 
 :func:`compare_codecs` encodes the same crops with H.264 and H.265 (libx264, libx265 through PyAV)
-at target bitrates and measures the bits they took and the PSNR of the decoded frames.
+at target bitrates and measures the bits they took and the quality of the decoded frames against
+the clip's: PSNR, and LPIPS (AlexNet, :mod:`headgan_model.metrics.lpips`, lower is better) when its
+weights are in the models folder; without them the LPIPS cells say ``missing`` with the reason.
 """
 
 from __future__ import annotations
 
 import io
 import struct
+import textwrap
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -49,9 +52,12 @@ from headgan_model.apps.inference import Animator
 from headgan_model.apps.settings import AppsSettings
 from headgan_model.apps.tables import write_tsv
 from headgan_model.apps.video import FPS, write_mp4
+from headgan_model.metrics.lpips import LPIPSNetwork, load_lpips, lpips_per_frame
+from headgan_model.metrics.result import MetricResult
 from headgan_prep.dataset.reader import DatasetReader
 from headgan_prep.fit.camera import CAMERA_SIZE
 from headgan_prep.fit.parameters import FaceParameters
+from headgan_prep.models.registry import ModelFileMissing
 from headgan_prep.morphable.model import MorphableModel
 from headgan_prep.render.renderer import NMFCRenderer, RenderConfig
 from headgan_prep.store.atomic import atomic_directory, atomic_file
@@ -66,7 +72,9 @@ DECODERS = {"libx264": "h264", "libx265": "hevc"}
 """Decoder of each compared encoder."""
 CODEC_OPTIONS = {"libx264": {"threads": "1"}, "libx265": {"x265-params": "log-level=error:pools=1:frame-threads=1"}}
 """Single-threaded encoders: the same frames give the same bits."""
-RESULT_COLUMNS = ("clip_id", "method", "setting", "bits_per_frame", "kbps", "psnr_db")
+RESULT_COLUMNS = ("clip_id", "method", "setting", "bits_per_frame", "kbps", "psnr_db", "lpips")
+LPIPS_NET = "alex"
+"""LPIPS backbone of the report (the ``lpips`` package's default)."""
 
 
 @dataclass(frozen=True)
@@ -275,6 +283,41 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if error == 0 else float(10 * np.log10(255.0**2 / error))
 
 
+class LPIPSScore:
+    """LPIPS (AlexNet) of decoded against real frames, missing with the reason when its weights are not
+    in the models folder.
+
+    Parameters
+    ----------
+    models_dir : Path
+        The models folder (``lpips/alexnet.ckpt``, ``lpips/v0.1/alex.pth``).
+    device : torch.device or str
+    batch : int
+        Frame pairs per forward pass.
+    """
+
+    def __init__(self, models_dir: Path, device="cpu", batch: int = 16):
+        self.device, self.batch = device, batch
+        self.network: LPIPSNetwork | None = None
+        self.missing: str | None = None
+        try:
+            self.network = load_lpips(models_dir, LPIPS_NET)
+        except ModelFileMissing as error:
+            self.missing = str(error)
+
+    def __call__(self, generated: np.ndarray, target: np.ndarray) -> MetricResult:
+        """Mean over the frames of two ``(T, S, S, 3)`` uint8 videos."""
+        if self.network is None:
+            return MetricResult.unavailable("LPIPS", self.missing)
+        values = lpips_per_frame(generated, target, self.network, device=self.device, batch_size=self.batch)
+        return MetricResult("LPIPS", float(values.mean()))
+
+
+def lpips_cell(result: MetricResult) -> str:
+    """The ``lpips`` column of ``results.tsv``: the value, or ``missing (reason)``."""
+    return f"{result.value:.4f}" if result.missing is None else f"missing ({' '.join(result.missing.split())})"
+
+
 def encode_with_codec(frames: np.ndarray, codec: str, kbps: float) -> tuple[int, np.ndarray]:
     """Encode frames with libx264 or libx265 at a target bitrate and decode them back.
 
@@ -302,7 +345,7 @@ def encode_with_codec(frames: np.ndarray, codec: str, kbps: float) -> tuple[int,
 
 
 def compress_clip(
-    clip: Clip, renderer: NMFCRenderer, animator: Animator, settings: AppsSettings
+    clip: Clip, renderer: NMFCRenderer, animator: Animator, settings: AppsSettings, lpips: LPIPSScore
 ) -> tuple[Encoded, np.ndarray, list[dict]]:
     """Encode and decode one clip and compare with the codecs; returns the stream, the decoded
     frames and the rows of ``results.tsv``."""
@@ -321,6 +364,7 @@ def compress_clip(
         clip.n_frames, len(encoded.identity), n_values, options.bits, len(encoded.jpeg), len(encoded.audio)
     )
     audio_note = f", AAC {len(encoded.audio)} bytes" if encoded.audio else ""
+    quality = {"psnr_db": f"{psnr(decoded, clip.frames):.3f}", "lpips": lpips_cell(lpips(decoded, clip.frames))}
     rows = [
         {
             "clip_id": clip.clip_id,
@@ -328,7 +372,7 @@ def compress_clip(
             "setting": f"{n_values} values × {options.bits} bits",
             "bits_per_frame": n_values * options.bits,
             "kbps": f"{n_values * options.bits * FPS / 1000:.3f}",
-            "psnr_db": f"{psnr(decoded, clip.frames):.3f}",
+            **quality,
         },
         {
             "clip_id": clip.clip_id,
@@ -336,7 +380,7 @@ def compress_clip(
             "setting": f"JPEG q{options.jpeg_quality}, {len(encoded.jpeg)} bytes{audio_note}",
             "bits_per_frame": f"{total / clip.n_frames:.1f}",
             "kbps": f"{total / seconds / 1000:.3f}",
-            "psnr_db": f"{psnr(decoded, clip.frames):.3f}",
+            **quality,
         },
     ]
     for codec in options.codecs:
@@ -350,58 +394,91 @@ def compress_clip(
                     "bits_per_frame": f"{bits / clip.n_frames:.1f}",
                     "kbps": f"{bits / seconds / 1000:.3f}",
                     "psnr_db": f"{psnr(frames, clip.frames):.3f}",
+                    "lpips": lpips_cell(lpips(frames, clip.frames)),
                 }
             )
     return encoded, decoded, rows
 
 
-def summary_table(rows: list[dict]) -> str:
-    """Markdown table of the mean bits/frame, kbit/s and PSNR of each method and setting over the clips."""
+def _mean(members: list[dict], column: str) -> float | None:
+    """Mean of a numeric column over rows; None when a cell is missing."""
+    values = [str(m[column]) for m in members]
+    return None if any(v.startswith("missing") for v in values) else float(np.mean([float(v) for v in values]))
+
+
+def _missing_reasons(rows: list[dict]) -> list[str]:
+    return list(dict.fromkeys(r["lpips"] for r in rows if str(r["lpips"]).startswith("missing")))
+
+
+def _groups(rows: list[dict]) -> dict[tuple[str, str], list[dict]]:
+    """Rows by (method, setting) of a codec, by method alone for HeadGAN (whose settings name each
+    clip's JPEG size)."""
     groups: dict[tuple[str, str], list[dict]] = {}
     for row in rows:
         key = (row["method"], row["setting"] if row["method"].startswith("lib") else row["method"])
         groups.setdefault(key, []).append(row)
-    lines = ["| method | setting | bits/frame | kbit/s | PSNR (dB) |", "|---|---|---:|---:|---:|"]
+    return groups
+
+
+def summary_table(rows: list[dict]) -> str:
+    """Markdown table of the mean bits/frame, kbit/s, PSNR and LPIPS of each method and setting over
+    the clips; a missing LPIPS reads ``missing``, its reason under the table."""
+    groups = _groups(rows)
+    lines = [
+        "| method | setting | bits/frame | kbit/s | PSNR (dB) | LPIPS |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for (method, _), members in groups.items():
-        mean = {k: np.mean([float(m[k]) for m in members]) for k in ("bits_per_frame", "kbps", "psnr_db")}
+        mean = {k: _mean(members, k) for k in ("bits_per_frame", "kbps", "psnr_db")}
+        lpips = _mean(members, "lpips")
         setting = (
             members[0]["setting"]
             if method.startswith("lib") or method == "headgan"
             else "reference amortised over the clip"
         )
         lines.append(
-            f"| {method} | {setting} | {mean['bits_per_frame']:.1f} | {mean['kbps']:.2f} | {mean['psnr_db']:.2f} |"
+            f"| {method} | {setting} | {mean['bits_per_frame']:.1f} | {mean['kbps']:.2f} | {mean['psnr_db']:.2f} | "
+            + ("missing" if lpips is None else f"{lpips:.4f}")
+            + " |"
         )
+    lines += [f"\nLPIPS {reason}" for reason in _missing_reasons(rows)]
     return "\n".join(lines) + "\n"
 
 
 def plot_rate_quality(rows: list[dict], path: Path) -> None:
-    """Rate–PSNR plot (kbit/s, log scale) of every method, clips averaged, as PNG."""
+    """Rate–PSNR and rate–LPIPS panels (kbit/s, log scale) of every method, clips averaged, as PNG;
+    without LPIPS its panel says why."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(6, 4))
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    reasons = _missing_reasons(rows)
+    groups = _groups(rows)
     for method in dict.fromkeys(r["method"] for r in rows):
-        settings = list(dict.fromkeys(r["setting"] for r in rows if r["method"] == method))
-        points = [
-            (
-                np.mean([float(r["kbps"]) for r in rows if r["method"] == method and r["setting"] == s]),
-                np.mean([float(r["psnr_db"]) for r in rows if r["method"] == method and r["setting"] == s]),
-            )
-            for s in settings
-        ]
-        x, y = zip(*sorted(points))
-        axes.plot(x, y, "o-" if method.startswith("lib") else "s", label=method)
-    axes.set_xscale("log")
-    axes.set_xlabel("kbit/s at 25 fps")
-    axes.set_ylabel("PSNR (dB)")
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend()
+        members = [g for (m, _), g in groups.items() if m == method]
+        points = sorted((_mean(g, "kbps"), _mean(g, "psnr_db"), _mean(g, "lpips")) for g in members)
+        x, y_psnr, y_lpips = zip(*points)
+        style = "o-" if method.startswith("lib") else "s"
+        left.plot(x, y_psnr, style, label=method)
+        if not reasons:
+            right.plot(x, y_lpips, style, label=method)
+    left.set_ylabel("PSNR (dB), higher is better")
+    right.set_ylabel("LPIPS (AlexNet), lower is better")
+    if reasons:
+        right.text(0.5, 0.5, "LPIPS missing:\n" + textwrap.fill(reasons[0], 50), ha="center", va="center", fontsize=7)
+        right.set_xticks([])
+        right.set_yticks([])
+    for axes in (left, right):
+        if axes.lines:
+            axes.set_xscale("log")
+            axes.grid(True, which="both", alpha=0.3)
+            axes.legend()
+        axes.set_xlabel("kbit/s at 25 fps")
     figure.tight_layout()
     with atomic_file(Path(path), "wb") as handle:
-        figure.savefig(handle, format="png", dpi=120, metadata={"Software": None})
+        figure.savefig(handle, format="png", dpi=100, metadata={"Software": None})
     plt.close(figure)
 
 
@@ -413,15 +490,18 @@ def compress_split(
     settings: AppsSettings,
     render: RenderConfig = RenderConfig(),
     plot: Path | None = None,
+    models_dir: Path = Path("models"),
 ) -> list[dict]:
     """Compress the first ``max_clips`` test clips and compare with H.264/H.265.
 
     Writes into ``out_dir`` (temporary sibling, renamed when complete): ``{clip_id}.hgnc`` (the
     stream), ``{clip_id}.mp4`` (the decoded clip), ``results.tsv`` (per clip and setting),
-    ``table.md`` (means over the clips); ``plot`` gets the rate–PSNR plot.
+    ``table.md`` (means over the clips); ``plot`` gets the rate–PSNR and rate–LPIPS plot. LPIPS
+    reads its weights from ``models_dir``.
     """
     clips = split_clips(DatasetReader(index_path))[: settings.compress.max_clips]
     animator, _ = audio_free_animator(settings, generator_path)
+    lpips = LPIPSScore(models_dir, animator.device, settings.batch)
     model = MorphableModel.load(model_path)
     rows, renderer = [], None
     with atomic_directory(Path(out_dir)) as tmp:
@@ -429,7 +509,7 @@ def compress_split(
             renderer = renderer or NMFCRenderer(
                 model, size=clip.frames.shape[1], batch=render.batch, colouring=render.colouring
             )
-            encoded, decoded, clip_rows = compress_clip(clip, renderer, animator, settings)
+            encoded, decoded, clip_rows = compress_clip(clip, renderer, animator, settings, lpips)
             (tmp / f"{clip.clip_id}.hgnc").write_bytes(encoded.to_bytes())
             stream = Encoded.from_bytes(encoded.to_bytes())
             audio = decode_audio(stream)

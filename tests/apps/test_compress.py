@@ -3,8 +3,11 @@
 import numpy as np
 import pytest
 
+from headgan_model.apps.clips import split_clips
 from headgan_model.apps.compress import (
     Encoded,
+    LPIPSScore,
+    compress_clip,
     compress_split,
     decode_audio,
     decoded_parameters,
@@ -16,10 +19,15 @@ from headgan_model.apps.compress import (
     stream_bits,
     with_audio,
 )
+from headgan_model.apps.frontalise import audio_free_animator
 from headgan_model.apps.settings import AppsSettings
 from headgan_model.apps.tables import read_tsv
 from headgan_model.apps.video import read_mp4
+from headgan_model.metrics.lpips import load_lpips, lpips_per_frame
+from headgan_prep.dataset.reader import DatasetReader
 from headgan_prep.fit.parameters import FaceParameters
+from headgan_prep.morphable.model import MorphableModel
+from headgan_prep.render.renderer import NMFCRenderer
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
@@ -113,6 +121,7 @@ def test_compress_split_writes_streams_decoded_clips_table_and_plot(apps_results
         tmp_path / "c",
         settings,
         plot=tmp_path / "plot.png",
+        models_dir=tmp_path / "no-models",
     )
     assert len(rows) == 2 * (2 + 2) and read_tsv(tmp_path / "c/results.tsv")[0]["bits_per_frame"] == str(
         (3 + 7) * 16
@@ -125,3 +134,38 @@ def test_compress_split_writes_streams_decoded_clips_table_and_plot(apps_results
     table = (tmp_path / "c/table.md").read_text()
     assert "| headgan | 10 values × 16 bits | 160.0 | 4.00 |" in table and "libx264" in table
     assert (tmp_path / "plot.png").stat().st_size > 1000
+    # without the LPIPS weights: PSNR as before, LPIPS missing with the loader's reason
+    for row in read_tsv(tmp_path / "c/results.tsv"):
+        assert float(row["psnr_db"]) > 0
+        assert row["lpips"].startswith("missing (model file ") and "lpips/alexnet.ckpt" in row["lpips"]
+    assert table.splitlines()[0].endswith("| PSNR (dB) | LPIPS |") and "| missing |" in table
+    assert "LPIPS missing (model file " in table
+
+
+SMALL_CODECS = {"device": "cpu", "compress": {"bitrates": [16.0, 64.0], "codecs": ["libx264"]}}
+
+
+def test_lpips_column_equals_the_metric_on_the_decoded_frames(apps_results, require_model, tmp_path):
+    require_model("lpips/alexnet.ckpt")
+    models = require_model("lpips/v0.1/alex.pth").parents[2]
+    settings = AppsSettings.from_dict(SMALL_CODECS)
+    clip = split_clips(DatasetReader(apps_results.test_index))[0]
+    animator, _ = audio_free_animator(settings, apps_results.generator)
+    renderer = NMFCRenderer(MorphableModel.load(apps_results.model), size=clip.frames.shape[1])
+    _, decoded, rows = compress_clip(clip, renderer, animator, settings, LPIPSScore(models))
+    network = load_lpips(models, "alex")
+    expected = {("headgan", ""): lpips_per_frame(decoded, clip.frames, network).mean()}
+    for kbps in (16.0, 64.0):
+        frames = encode_with_codec(clip.frames, "libx264", kbps)[1]
+        expected["libx264", f"target {kbps:g} kbit/s"] = lpips_per_frame(frames, clip.frames, network).mean()
+    assert len({round(v, 4) for v in expected.values()}) == 3  # the settings differ in LPIPS
+    for row in rows:
+        key = ("headgan", "") if row["method"].startswith("headgan") else (row["method"], row["setting"])
+        assert float(row["lpips"]) == pytest.approx(expected[key], abs=5e-5)
+    rows = compress_split(
+        apps_results.test_index, apps_results.model, apps_results.generator, tmp_path / "c", settings, models_dir=models
+    )
+    written = read_tsv(tmp_path / "c/results.tsv")
+    assert [r["lpips"] for r in written if r["clip_id"] == clip.clip_id] == [r["lpips"] for r in rows[:4]]
+    mean = np.mean([float(r["lpips"]) for r in written if r["method"] == "headgan"])
+    assert f"| {mean:.4f} |" in (tmp_path / "c/table.md").read_text()

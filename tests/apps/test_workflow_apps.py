@@ -33,7 +33,7 @@ def test_apps_target_writes_every_task_and_infer_reenacts_a_demo_frame(tmp_path,
     pairs = read_tsv(apps / "reenact/videos/pairs.tsv")
     assert len(pairs) == 2 and all(p["driving_identity"] != p["source_identity"] for p in pairs)
     assert {"grid.png", "nmfc.png", "edits.tsv"} <= {p.name for p in (apps / "edit").iterdir()}
-    assert "libx265" in (apps / "compress/streams/table.md").read_text() and (apps / "compress/rate_psnr.png").is_file()
+    assert "libx265" in (apps / "compress/streams/table.md").read_text() and (apps / "compress/rate_quality.png").is_file()
     assert "Nothing to be done" in snakemake(tmp_path, "-n", "apps", config=config).stdout
 
     driving = next((tmp_path / "results/demo/videos").rglob("*.mp4"))

@@ -136,10 +136,10 @@ rule compress:
     output:
         streams=directory(APPS_RUN / "compress/streams"),
         plot=report(
-            APPS_RUN / "compress/rate_psnr.png",
+            APPS_RUN / "compress/rate_quality.png",
             caption="../report/apps_compress.rst",
             category="Applications",
-            labels={"task": "compress", "figure": "rate-PSNR"},
+            labels={"task": "compress", "figure": "rate-quality"},
         ),
     log:
         RESULTS / "logs/apps/compress.log",
@@ -150,7 +150,8 @@ rule compress:
     params:
         settings=APPS_SETTINGS,
         render=json.dumps(config["render"], sort_keys=True),
+        models_dir=MODELS_DIR,
     shell:
         "python -m headgan_model.apps.cli compress --index {input.index} --model {input.model} --generator {input.generator}"
         " --out {output.streams} --preview {output.plot} --settings {params.settings:q}"
-        " --render-settings {params.render:q} > {log} 2>&1"
+        " --render-settings {params.render:q} --models-dir {params.models_dir} > {log} 2>&1"
