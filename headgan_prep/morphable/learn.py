@@ -183,17 +183,19 @@ class LandmarkClips:
         return cls(stores, frames_per_clip, fraction, CLIP_CACHE_BYTES)
 
     def __iter__(self) -> Iterator[tuple[str, np.ndarray]]:
-        if self._cache:
+        if self._cache and self._cache[0] is not None:
             yield from self._cache[0]
             return
-        kept, size = [], 0
+        kept, size = ([] if not self._cache else None), 0
         for identity, points in self._read():
             size += points.nbytes
-            if size <= self.cache_bytes:
+            if kept is not None and size > self.cache_bytes:
+                kept = None  # too large to keep: later passes read the stores again
+            if kept is not None:
                 points.flags.writeable = False
                 kept.append((identity, points))
             yield identity, points
-        if size <= self.cache_bytes:
+        if not self._cache:
             self._cache.append(kept)
 
     def _read(self) -> Iterator[tuple[str, np.ndarray]]:
