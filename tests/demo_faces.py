@@ -7,19 +7,19 @@ from pathlib import Path
 
 import numpy as np
 import zarr
-from tests.real_faces import Source
 
 from headgan_prep.demo.generate import GroundTruth, make_demo
+from headgan_prep.manifest.table import Clip
 
 CLIP_OPTIONS = dict(seconds=1.6, frame_size=(320, 240), face_size=120, layout="flat", audio=False, progress=False)
 """Short demo clips: 40 frames (ingest keeps clips of 25 or more), faces of 120 px."""
 
 
-def demo_sources(out: Path, identities: int, clips_per_identity: int = 2) -> list[Source]:
+def demo_sources(out: Path, identities: int, clips_per_identity: int = 2) -> list[Clip]:
     """The clips of a demo (:data:`CLIP_OPTIONS`, three in four expressive) under ``out``, as
     training-split sources with their identities."""
     summary = make_demo(out, identities=identities, clips_per_identity=clips_per_identity, **CLIP_OPTIONS)
-    return [Source(c.clip_id, c.identity, "train", out / "videos" / c.path) for c in summary.clips]
+    return [Clip(c.clip_id, c.identity, "train", str(out / "videos" / c.path)) for c in summary.clips]
 
 
 def truth_in_crop(demo: Path, crops: Path, clip_id: str) -> tuple[np.ndarray, np.ndarray]:

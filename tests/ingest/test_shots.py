@@ -1,8 +1,6 @@
 """Shot cuts: none inside real clips, found where two real clips are joined; the ingest policies."""
 
 import subprocess
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,15 +9,8 @@ import zarr
 from headgan_prep.ingest.shard import IngestConfig, IngestConfigError, ingest_shard
 from headgan_prep.ingest.shots import content_changes, find_cuts, longest_shot
 from headgan_prep.ingest.video import decode_clip
+from headgan_prep.manifest.table import Clip
 from headgan_prep.store.rejections import read_rejections
-
-
-@dataclass
-class Source:
-    clip_id: str
-    identity: str
-    split: str
-    path: Path
 
 
 def test_longest_shot_and_cut_spacing():
@@ -55,7 +46,7 @@ def test_ingest_keeps_the_longest_shot_or_rejects(require_sample, require_model,
          "-an", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "18", str(joined)],
         check=True,
     )
-    clip = Source("joined", "joined", "train", joined)
+    clip = Clip("joined", "joined", "train", str(joined))
     store, rejected = tmp_path / "crops/train-0000.zarr", tmp_path / "rejected.tsv"
     ingest_shard([clip], store, rejected, IngestConfig(), models_dir, progress=False)
     attrs = zarr.open_group(str(store), mode="r")["joined"].attrs
