@@ -145,7 +145,7 @@ CLIP_CACHE_BYTES = 256 * 2**20
 """Clips' points kept in memory between the learning passes, at most (bytes)."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class LandmarkClips:
     """The clips of landmark stores, read afresh on every iteration (one pass over the stores).
 
@@ -172,7 +172,8 @@ class LandmarkClips:
     frames_per_clip: int
     fraction: float = 1.0
     cache_bytes: int = 0
-    _cache: list = field(default_factory=list, init=False, repr=False, compare=False)
+    _kept: list | None = field(default=None, init=False, repr=False, compare=False)
+    _keep: bool = field(default=True, init=False, repr=False, compare=False)
 
     @classmethod
     def at_most(cls, stores: tuple[Path, ...], frames_per_clip: int, max_clips: int) -> "LandmarkClips":
@@ -183,20 +184,20 @@ class LandmarkClips:
         return cls(stores, frames_per_clip, fraction, CLIP_CACHE_BYTES)
 
     def __iter__(self) -> Iterator[tuple[str, np.ndarray]]:
-        if self._cache and self._cache[0] is not None:
-            yield from self._cache[0]
+        if self._kept is not None:
+            yield from self._kept
             return
-        kept, size = ([] if not self._cache else None), 0
+        kept, size = ([] if self._keep else None), 0
         for identity, points in self._read():
             size += points.nbytes
             if kept is not None and size > self.cache_bytes:
-                kept = None  # too large to keep: later passes read the stores again
+                kept = None  # too large to keep: every pass reads the stores
             if kept is not None:
                 points.flags.writeable = False
                 kept.append((identity, points))
             yield identity, points
-        if not self._cache:
-            self._cache.append(kept)
+        # a whole pass read (a partial one stops at the yield above): keep its clips, or never try again
+        self._kept, self._keep = kept, kept is not None
 
     def _read(self) -> Iterator[tuple[str, np.ndarray]]:
         first = None
