@@ -156,33 +156,21 @@ def shard_listing(wildcards):
     return manifest_shards()[wildcards.shard][1]
 
 
-def split_stores(wildcards):
-    """Crop stores of every shard of one split."""
-    shards = [s for s in manifest_shards() if s.rsplit("-", 1)[0] == wildcards.split]
-    return expand(RESULTS / "crops/{shard}.zarr", shard=shards)
+def split_shards(split):
+    """The shards of one split, sorted (after the manifest checkpoint)."""
+    return sorted(s for s in manifest_shards() if s.rsplit("-", 1)[0] == split)
 
 
-def split_landmark_stores(wildcards):
-    """Landmark stores of every shard of one split."""
-    shards = [s for s in manifest_shards() if s.rsplit("-", 1)[0] == wildcards.split]
-    return expand(RESULTS / "landmarks/{shard}.zarr", shard=shards)
-
-
-def split_fit_stores(wildcards):
-    """Fit stores of every shard of one split."""
-    shards = [s for s in manifest_shards() if s.rsplit("-", 1)[0] == wildcards.split]
-    return expand(RESULTS / "fit/{shard}.zarr", shard=shards)
-
-
-def split_nmfc_stores(wildcards):
-    """NMFC stores of every shard of one split."""
-    shards = [s for s in manifest_shards() if s.rsplit("-", 1)[0] == wildcards.split]
-    return expand(RESULTS / "nmfc/{shard}.zarr", shard=shards)
+def split_stage_stores(stage):
+    """Input function: the `results/{stage}/{shard}.zarr` stores of every shard of the job's split."""
+    return lambda wildcards: expand(
+        RESULTS / f"{stage}/{{shard}}.zarr", shard=split_shards(wildcards.split)
+    )
 
 
 def split_stage_outputs(wildcards):
     """Stores and rejection logs of every stage for every shard of one split, by stage."""
-    shards = [s for s in manifest_shards() if s.rsplit("-", 1)[0] == wildcards.split]
+    shards = split_shards(wildcards.split)
     outputs = {}
     for stage in STAGES:
         outputs[stage.name] = [stage.store(RESULTS, shard) for shard in shards]
@@ -195,7 +183,7 @@ def split_stage_outputs(wildcards):
 
 def train_landmark_stores(wildcards):
     """Landmark stores of every shard of the training split (a missing split is an error naming it)."""
-    shards = [s for s in manifest_shards() if s.rsplit("-", 1)[0] == "train"]
+    shards = split_shards("train")
     if not shards:
         raise WorkflowError(
             "learning the 3DMM (morphable_model.source: learned) needs clips in the 'train' split; "
@@ -270,7 +258,7 @@ APPS_SETTINGS = json.dumps(config.get("apps", {}), sort_keys=True)
 
 def test_shards():
     """The test split's shards (after the manifest checkpoint)."""
-    return sorted(s for s in manifest_shards() if s.rsplit("-", 1)[0] == "test")
+    return split_shards("test")
 
 
 def audio_free_generator():
@@ -301,8 +289,9 @@ def apps_outputs(wildcards):
 
 def all_split_stores(split):
     """Every stage's store of every shard of one split."""
-    shards = [s for s in manifest_shards() if s.rsplit("-", 1)[0] == split]
-    return [stage.store(RESULTS, shard) for shard in shards for stage in STAGES]
+    return [
+        stage.store(RESULTS, shard) for shard in split_shards(split) for stage in STAGES
+    ]
 
 
 REENACT_SPLIT = config.get("apps", {}).get("reenact", {}).get("source_split", "test")

@@ -43,7 +43,7 @@ rule ingest:
 rule preview_crops:
     """PNG grid of crops of one split, for people and the report."""
     input:
-        split_stores,
+        split_stage_stores("crops"),
     output:
         report(
             RESULTS / "preview/crops/{split}.png",

@@ -35,8 +35,8 @@ rule landmarks:
 rule preview_landmarks:
     """PNG grid of crops of one split with their landmarks drawn, for people and the report."""
     input:
-        crops=split_stores,
-        landmarks=split_landmark_stores,
+        crops=split_stage_stores("crops"),
+        landmarks=split_stage_stores("landmarks"),
     output:
         report(
             RESULTS / "preview/landmarks/{split}.png",

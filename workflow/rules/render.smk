@@ -32,8 +32,8 @@ rule render:
 rule preview_nmfc:
     """PNG strips of crop | NMFC | overlay of one split, for people and the report."""
     input:
-        crops=split_stores,
-        nmfc=split_nmfc_stores,
+        crops=split_stage_stores("crops"),
+        nmfc=split_stage_stores("nmfc"),
     output:
         report(
             RESULTS / "preview/nmfc/{split}.png",
@@ -52,10 +52,10 @@ rule preview_nmfc:
 rule preview_expression:
     """PNG of one split's frames with the largest expression error (crop with landmarks | NMFC)."""
     input:
-        crops=split_stores,
-        landmarks=split_landmark_stores,
-        fit=split_fit_stores,
-        nmfc=split_nmfc_stores,
+        crops=split_stage_stores("crops"),
+        landmarks=split_stage_stores("landmarks"),
+        fit=split_stage_stores("fit"),
+        nmfc=split_stage_stores("nmfc"),
     output:
         report(
             RESULTS / "preview/expression/{split}.png",
